@@ -1,0 +1,13 @@
+// Board: armhf (32-bit ARM, arm-linux-gnueabihf; 256 MiB class devices).
+#pragma once
+
+#define GUST_BOARD_NAME "armhf"
+#define GUST_DEFAULT_POLLER gust::PollerKind::epoll
+#define GUST_MAX_CONNECTIONS 1024
+#define GUST_MAX_WATCHES 1100
+#define GUST_MAX_TIMERS 4096
+#define GUST_POST_QUEUE 512
+#define GUST_FRAME_COUNTS {256, 1024, 1024, 512, 128, 32, 8}
+#define GUST_EXECUTOR_THREADS 1
+#define GUST_EXECUTOR_QUEUE 64
+#define GUST_THERMAL_DIR "/sys/class/thermal"

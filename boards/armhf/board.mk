@@ -1,0 +1,9 @@
+# Board: armhf, 32-bit ARMv7 hard-float (arm-linux-gnueabihf), 256 MiB class.
+# Cross-compiled with Debian's toolchain; tests run under qemu-user.
+BOARD_CROSS_COMPILE := arm-linux-gnueabihf-
+BOARD_CPUFLAGS := -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard
+BOARD_OPT := -O2
+BOARD_MBEDTLS_PKG := libmbedtls-dev:armhf
+BOARD_SYSROOT := /usr/arm-linux-gnueabihf
+BOARD_RUNNER := qemu-arm-static -L $(BOARD_SYSROOT)
+BOARD_DEPS := g++-arm-linux-gnueabihf make pkg-config doctest-dev qemu-user-static libmbedtls-dev:armhf curl python3

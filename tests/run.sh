@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs every test of a build and ends with one plain line: "N passed, M failed".
+# Env: BUILD (build/<board>), RUNNER (e.g. qemu-arm-static -L ...), BOARD.
+# Unit tests: the doctest binary; each test case counts once.
+# Integration tests: every tests/integration/*.sh and *.py counts once
+# (they run on the build machine and are skipped for cross boards).
+set -u
+BUILD=${BUILD:-build/host}
+RUNNER=${RUNNER:-}
+passed=0
+failed=0
+log=$BUILD/tests/unit.log
+mkdir -p "$BUILD/tests"
+
+echo "== unit tests ($BUILD/tests/unit_tests)"
+$RUNNER "$BUILD/tests/unit_tests" --no-intro=true >"$log" 2>&1
+status=$?
+summary=$(grep '^\[doctest\] test cases:' "$log" | tail -n 1)
+cat "$log" | grep -v '^\[doctest\] test cases:' | tail -n 200
+if [ -n "$summary" ]; then
+    echo "$summary"
+    p=$(echo "$summary" | sed -n 's/.*| *\([0-9][0-9]*\) passed.*/\1/p')
+    f=$(echo "$summary" | sed -n 's/.*| *\([0-9][0-9]*\) failed.*/\1/p')
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    [ "$status" -ne 0 ] && [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+else
+    echo "unit tests crashed (exit $status) before their summary; see $log"
+    failed=$((failed + 1))
+fi
+
+if [ -z "$RUNNER" ]; then
+    for t in tests/integration/*.sh tests/integration/*.py; do
+        [ -e "$t" ] || continue
+        name=$(basename "$t")
+        case "$t" in
+        *.py) cmd="python3 $t" ;;
+        *) cmd="sh $t" ;;
+        esac
+        echo "== integration: $name"
+        if BUILD="$BUILD" timeout 600 $cmd >"$BUILD/tests/$name.log" 2>&1; then
+            echo "   ok"
+            passed=$((passed + 1))
+        else
+            echo "   FAILED; last lines of $BUILD/tests/$name.log:"
+            tail -n 30 "$BUILD/tests/$name.log" | sed 's/^/   | /'
+            failed=$((failed + 1))
+        fi
+    done
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
