@@ -1,0 +1,231 @@
+// HTTP/1.1 request parsing for the server (RFC 9112, RFC 9110): pure code over
+// caller-owned buffers, no I/O, no heap. The head parser is incremental (bytes
+// may arrive split anywhere) and never rescans bytes it has already seen; the
+// chunked decoder is incremental too, in place, into a caller's span, or as
+// zero-copy data views.
+//
+// Every view handed out points into the caller's buffer and lives as long as
+// those bytes stay where they are (for the head: until the caller consumes
+// or overwrites the head; the parser never copies).
+//
+// Decisions on the RFC's MAY/SHOULD points (strict where leniency is risky):
+//  - Empty lines (CRLF) before the request line are skipped (RFC 9112 §2.2);
+//    they count towards max_head and towards the bytes consumed.
+//  - Bare LF as a line end is rejected with 400 everywhere (head, chunk lines,
+//    trailers): accepting it is a known request-smuggling lever. A bare CR is
+//    rejected with 400 as well.
+//  - The request line needs exactly one SP between its three parts.
+//  - Identical duplicate Content-Length values ("5, 5" or two lines of "5")
+//    are accepted as one value (RFC 9110 §8.6); differing ones are 400.
+//  - Transfer-Encoding must end in chunked, exactly once (else 400); any
+//    other coding (gzip, deflate, compress, unknown) is 501 since the server
+//    decodes only chunked. Transfer-Encoding in HTTP/1.0 is 400 (RFC 9112
+//    §6.1 says the framing is faulty).
+//  - HTTP/1.x with x >= 2 is treated as 1.1; a major version other than 1 is
+//    505. A version with more than one digit on either side is 400.
+//  - The request target may hold only visible ASCII other than '#'; bytes
+//    >= 0x80 in the target are 400 (clients percent-encode them). Header
+//    values may hold obs-text (0x80-0xFF).
+//  - An absolute-form target with userinfo ('@') is 400 (RFC 9110 §4.2.4).
+//  - Expect values other than 100-continue are ignored; 100-continue in an
+//    HTTP/1.0 request is ignored (RFC 9110 §10.1.1).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <gust/result.hpp>
+
+namespace gust::http {
+
+// Request methods the server branches on; anything else is `other` (see method_name).
+enum class Method : uint8_t { get, head, post, put, delete_, patch, options, connect, trace, other };
+
+// The protocol version of a request; HTTP/1.2 and later 1.x parse as http11.
+enum class Version : uint8_t { http10, http11 };
+
+// How the request body is delimited: none (no body), Content-Length, or chunked.
+enum class Framing : uint8_t { none, content_length, chunked };
+
+// Which of the four request-target forms of RFC 9112 §3.2 the target has.
+enum class TargetForm : uint8_t { origin, absolute, authority, asterisk };
+
+// One header field line: name as sent, value without leading/trailing OWS; views into the buffer.
+struct Header {
+    std::string_view name;
+    std::string_view value;
+};
+
+// Size limits for one request head. The header count limit is the size of the caller's array.
+struct ParserLimits {
+    size_t max_target = 2048;  // longest request target in bytes (else 414)
+    size_t max_head = 8192;    // longest head, leading empty lines to final CRLF (else 431)
+};
+
+// A parsed request head; every view points into the caller's buffer.
+struct Request {
+    Method method = Method::other;
+    std::string_view method_name;   // the method token as sent
+    std::string_view target;        // the raw request target
+    TargetForm form = TargetForm::origin;
+    std::string_view path;          // origin/absolute form: path without query (a static "/" if empty); else empty
+    std::string_view query;         // the part after '?' (no '?'); empty if none
+    Version version = Version::http11;
+    std::span<Header> headers;      // the filled prefix of the caller's header array
+    Framing framing = Framing::none;
+    uint64_t content_length = 0;    // body size when framing == content_length, else 0
+    bool keep_alive = false;        // connection may carry another request after this one
+    bool expect_continue = false;   // HTTP/1.1 request sent Expect: 100-continue
+    bool connection_close = false;  // Connection lists "close"
+    bool connection_upgrade = false;  // Connection lists "upgrade"
+    std::string_view upgrade;       // the Upgrade header value, empty if none
+    std::string_view host;          // Host value, or the authority of an absolute/authority-form target
+
+    // The value of the first header named `name` (ASCII case-insensitive), or an empty view with data()==nullptr.
+    std::string_view header(std::string_view name) const;
+    // True when a header named `name` is present (case-insensitive).
+    bool has_header(std::string_view name) const;
+};
+
+// Whether a parse step finished, needs more bytes, or rejected the input.
+enum class Progress : uint8_t { complete, incomplete, failed };
+
+// The outcome of one parse or decode step. `status` is the HTTP status to answer when failed.
+struct ParseResult {
+    Progress progress = Progress::incomplete;
+    size_t consumed = 0;   // complete: bytes of the head (including leading empty lines)
+    uint16_t status = 0;   // failed: 400, 413, 414, 431, 501 or 505
+    Error error;           // failed: Errc::protocol, too_large or not_supported plus a static message
+
+    // True when the head was parsed completely.
+    bool complete() const { return progress == Progress::complete; }
+    // True when more bytes are needed.
+    bool incomplete() const { return progress == Progress::incomplete; }
+    // True when the input was rejected; answer `status` and close.
+    bool failed() const { return progress == Progress::failed; }
+};
+
+// True for the token characters of RFC 9110 §5.6.2 (method and field-name characters).
+bool is_tchar(char c);
+
+// ASCII case-insensitive equality of two strings.
+bool iequals(std::string_view a, std::string_view b);
+
+// The value of the first header named `name` (case-insensitive) in `headers`, or an empty view with data()==nullptr.
+std::string_view find_header(std::span<const Header> headers, std::string_view name);
+
+// Maps a method token to its Method (case-sensitive, as methods are); unknown tokens give Method::other.
+Method method_from(std::string_view token);
+
+// 413 when the declared Content-Length exceeds `max_body`, else 0. Chunked bodies are checked by ChunkedDecoder.
+uint16_t check_body_limit(const Request& req, uint64_t max_body);
+
+// An incremental request-head parser. Keep one per connection; reset() between requests.
+// Holds only offsets, so the cost of a call is the new bytes, not the whole buffer.
+class RequestParser {
+public:
+    // A parser with the given limits, ready for a request.
+    explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}
+
+    // Parses the head at the start of `buf` (every byte received so far for this request;
+    // the bytes already passed must not change, but the buffer may move between calls).
+    // `headers` is the caller's array (capacity in); on complete, `out` is filled and
+    // out.headers is its used prefix. Returns complete with bytes consumed, incomplete,
+    // or failed with the status to answer. After complete or failed, returns the same until reset().
+    ParseResult parse(std::string_view buf, Request& out, std::span<Header> headers);
+
+    // Forgets all state; the next parse() starts a new request at the start of its buffer.
+    void reset();
+
+private:
+    ParseResult fail(uint16_t status, Errc code, const char* message);
+    ParseResult finish(std::string_view buf, Request& out, std::span<Header> headers);
+    void rebase(const char* base, std::span<Header> headers);
+
+    ParserLimits limits_;
+    const char* base_ = nullptr;  // where the buffer started last call (views in headers point there)
+    const Header* hbase_ = nullptr;
+    size_t pos_ = 0;              // next byte to scan
+    size_t start_ = 0;            // start of the request line (after leading empty lines)
+    size_t method_end_ = 0;
+    size_t target_start_ = 0;
+    size_t target_end_ = 0;
+    size_t mark_ = 0;             // start of the version, or of the current field name
+    size_t name_end_ = 0;         // end of the current field name
+    size_t value_start_ = 0;      // start of the current field value
+    size_t value_end_ = 0;        // end of the current field value, trailing OWS trimmed
+    size_t count_ = 0;            // complete header lines stored in the caller's array
+    ParseResult done_;
+    uint8_t state_ = 0;
+    uint8_t minor_ = 0;           // the version's minor digit
+};
+
+// Limits for a chunked body.
+struct ChunkedLimits {
+    uint64_t max_body = UINT64_MAX;  // largest decoded body (else 413)
+    size_t max_line = 1024;          // longest chunk-size line, extensions included (else 400)
+    size_t max_trailer = 4096;       // largest trailer section (else 431)
+};
+
+// The outcome of one chunked decoding step.
+struct ChunkResult {
+    Progress progress = Progress::incomplete;  // complete = the last chunk and trailers were read
+    size_t consumed = 0;     // encoded input bytes used by this step
+    size_t decoded = 0;      // decoded body bytes produced by this step
+    std::string_view data;   // next(): the body bytes found, a view into the input; decode*(): empty
+    uint16_t status = 0;     // failed: 400, 413 or 431
+    Error error;             // failed: the reason (static message)
+
+    // True when the whole body (with trailers) has been read.
+    bool complete() const { return progress == Progress::complete; }
+    // True when more input is needed (or, for decode(), more output room).
+    bool incomplete() const { return progress == Progress::incomplete; }
+    // True when the encoding is broken or over a limit; answer `status` and close.
+    bool failed() const { return progress == Progress::failed; }
+};
+
+// An incremental decoder for the chunked transfer coding (RFC 9112 §7.1).
+// Extensions and trailer fields are validated, bounded and ignored.
+class ChunkedDecoder {
+public:
+    // A decoder at the start of a chunked body.
+    explicit ChunkedDecoder(ChunkedLimits limits = {}) : limits_(limits) {}
+
+    // Zero-copy step: reads framing from `in` and returns at most one run of body bytes
+    // as `data` (a view into `in`, valid as long as `in`). Call again with in.substr(consumed).
+    ChunkResult next(std::string_view in, size_t max_data = SIZE_MAX);
+
+    // Decodes `buf` in place: body bytes are moved to the front of buf; returns consumed
+    // (encoded bytes used, >= decoded) and decoded (body bytes now at buf[0, decoded)).
+    ChunkResult decode_in_place(std::span<char> buf);
+
+    // Decodes from `in` into `out` until out is full, the body ends or input runs out;
+    // body bytes land in out[0, decoded). Returns incomplete when more input or room is needed.
+    ChunkResult decode(std::string_view in, std::span<char> out);
+
+    // Body bytes decoded so far.
+    uint64_t total() const { return total_; }
+    // Whether the whole body has been read.
+    bool done() const { return state_ == kDone; }
+    // Back to the start of a new chunked body, same limits.
+    void reset();
+
+private:
+    enum : uint8_t { kSize, kSizeWs, kExt, kSizeLf, kData, kDataCr, kDataLf,
+                     kTrailerStart, kTrailerName, kTrailerValue, kTrailerLf, kEndLf, kDone, kFailed };
+    ChunkResult fail(uint16_t status, Errc code, const char* message);
+
+    ChunkedLimits limits_;
+    uint64_t remaining_ = 0;  // chunk-data bytes left in the current chunk (or the size being read)
+    uint64_t total_ = 0;
+    size_t line_ = 0;         // bytes of the current size line or of the trailer section
+    uint8_t digits_ = 0;      // hex digits seen in the current size
+    uint8_t state_ = kSize;
+    uint16_t fail_status_ = 0;
+    const char* fail_message_ = "";
+    Errc fail_code_ = Errc::ok;
+};
+
+}  // namespace gust::http
