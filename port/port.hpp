@@ -84,7 +84,7 @@ void close(int fd);
 Result<int> udp_open(const Address& bind_addr);
 // Sends one datagram; Errc::again when the socket buffer is full.
 Result<size_t> udp_send(int fd, std::span<const uint8_t> data, const Address& to);
-// Receives one datagram into `out`, filling `from`; Errc::again when none is queued.
+// Receives one datagram into `out`, filling `from`; Errc::again when none is queued, Errc::too_large (datagram dropped) when it did not fit.
 Result<size_t> udp_receive(int fd, std::span<uint8_t> out, Address* from);
 // A connected pair of non-blocking stream sockets (for tests and in-process pipes).
 Result<void> socket_pair(int fds[2]);
@@ -118,23 +118,27 @@ void catch_stop_signals(volatile int* flag, const WakeFd* w);
 enum : uint8_t { kReadable = 1, kWritable = 2, kError = 4 };
 
 // One ready descriptor: the token given at add() and what it is ready for (kReadable|kWritable|kError).
+// kError (error or hang-up) always comes with the watched directions, so a reader sees EOF and a writer the error;
+// select cannot tell errors apart and reports them as readiness only.
 struct Fired {
     uint32_t token;
     uint8_t events;
 };
 
 // A readiness backend (poll, select, epoll). It only reports readiness; the
-// loop dispatches. Capacity is fixed at creation; tokens are the caller's.
+// loop dispatches. Capacity is fixed at creation; tokens are the caller's
+// but must be < capacity and unique (the loop uses its watch slot index).
+// Level-triggered: a ready fd is reported by every wait() until handled.
 class Poller {
 public:
     virtual ~Poller() = default;
-    // Starts watching `fd` for `events`, reporting `token`; Errc::no_memory when full.
+    // Starts watching `fd` for `events`, reporting `token` (< capacity); Errc::no_memory when full.
     virtual Result<void> add(int fd, uint32_t token, uint8_t events) = 0;
     // Changes the events of a watched fd (0 keeps it registered but quiet).
     virtual Result<void> modify(int fd, uint32_t token, uint8_t events) = 0;
     // Stops watching `fd`; must be called before the fd is closed.
     virtual void remove(int fd, uint32_t token) = 0;
-    // Waits up to timeout_ms (-1 forever, 0 not at all); fills `out`; returns how many fired (EINTR gives 0).
+    // Waits up to timeout_ms (-1 forever, 0 not at all); fills `out` (size it to capacity: the rest waits); returns how many fired (EINTR gives 0).
     virtual Result<size_t> wait(int timeout_ms, std::span<Fired> out) = 0;
     // "poll", "select" or "epoll".
     virtual const char* name() const = 0;
