@@ -32,7 +32,9 @@ endif
 
 WARN := -Wall -Wextra -Werror
 LANG := -std=c++20 -fno-exceptions -fno-rtti
-SANFLAGS := $(if $(SANITIZE),-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
 OPT := $(if $(SANITIZE),-O1 -g,$(BOARD_OPT) -g)
 MBEDTLS_CFLAGS := $(if $(MBEDTLS_DIR),-I$(MBEDTLS_DIR)/include)
 MBEDTLS_LIBS := $(if $(MBEDTLS_DIR),-L$(MBEDTLS_DIR)/lib) -lmbedtls -lmbedx509 -lmbedcrypto
@@ -89,6 +91,9 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB) $(LIBS)
+
+# Tests build with the library's flags; doctest then needs to know there are no exceptions.
+$(UNIT_OBJS): ALL_CXXFLAGS += -DDOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
 
 unit: deps $(UNIT_BIN)
 

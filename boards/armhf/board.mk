@@ -5,5 +5,7 @@ BOARD_CPUFLAGS := -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard
 BOARD_OPT := -O2
 BOARD_MBEDTLS_PKG := libmbedtls-dev:armhf
 BOARD_SYSROOT := /usr/arm-linux-gnueabihf
-BOARD_RUNNER := qemu-arm-static -L $(BOARD_SYSROOT)
+# The cross libc must win over the multiarch one (libc6:armhf, pulled in by
+# libmbedtls-dev:armhf): mixing its libc with the cross loader crashes threads.
+BOARD_RUNNER := qemu-arm-static -L $(BOARD_SYSROOT) -E LD_LIBRARY_PATH=$(BOARD_SYSROOT)/lib:/usr/lib/arm-linux-gnueabihf
 BOARD_DEPS := g++-arm-linux-gnueabihf make pkg-config doctest-dev qemu-user-static libmbedtls-dev:armhf curl python3

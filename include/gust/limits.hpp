@@ -1,0 +1,31 @@
+// Run-time sizes of every pool. A Loop sizes its structures once from these
+// at construction; nothing grows afterwards. Defaults come from the board
+// (config.hpp); an application overrides fields before creating the Loop.
+#pragma once
+
+#include <cstdint>
+
+#include <gust/config.hpp>
+
+namespace gust {
+
+// Readiness backend of a Loop.
+enum class PollerKind : uint8_t { poll, select, epoll };
+
+// Number of coroutine frame size classes: 128, 256, ... 8192 bytes.
+inline constexpr int kFrameClasses = 7;
+// Size in bytes of frame class `i`.
+constexpr uint32_t frame_class_size(int i) { return 128u << i; }
+
+struct Limits {
+    PollerKind poller = GUST_DEFAULT_POLLER;
+    uint32_t max_connections = GUST_MAX_CONNECTIONS;  // server connections (issue-level users)
+    uint32_t max_watches = GUST_MAX_WATCHES;          // fds watched by the loop at once
+    uint32_t max_timers = GUST_MAX_TIMERS;            // pending timers, sleeps and timeouts
+    uint32_t post_queue = GUST_POST_QUEUE;            // cross-thread post() queue capacity
+    uint32_t frame_counts[kFrameClasses] = GUST_FRAME_COUNTS;  // coroutine frames per class
+    uint32_t executor_threads = GUST_EXECUTOR_THREADS;  // run_blocking() workers
+    uint32_t executor_queue = GUST_EXECUTOR_QUEUE;      // queued blocking jobs
+};
+
+}  // namespace gust

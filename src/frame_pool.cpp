@@ -1,0 +1,114 @@
+#include <gust/frame_pool.hpp>
+
+#include <cstdlib>
+
+#include <gust/log.hpp>
+
+namespace gust {
+
+FramePool& FramePool::local() {
+    static thread_local FramePool pool;
+    if (!pool.configured_) {
+        Limits defaults;
+        pool.configure(defaults.frame_counts);
+    }
+    return pool;
+}
+
+FramePool::~FramePool() { reset(); }
+
+void FramePool::reset() {
+    std::free(memory_);
+    memory_ = nullptr;
+    bytes_ = 0;
+    for (auto& c : classes_) c = SizeClass{};
+    configured_ = false;
+}
+
+bool FramePool::configure(const uint32_t (&counts)[kFrameClasses]) {
+    if (in_use() != 0) {
+        log_error("frame pool: cannot resize while %u frames are in use", unsigned(in_use()));
+        return false;
+    }
+    size_t total = 0;
+    for (int i = 0; i < kFrameClasses; ++i) total += size_t(counts[i]) * frame_class_size(i);
+    if (configured_ && total == bytes_) {
+        bool same = true;
+        for (int i = 0; i < kFrameClasses; ++i) same = same && classes_[i].capacity == counts[i];
+        if (same) return true;
+    }
+    reset();
+    // One reservation at start-up; untouched blocks cost no resident memory.
+    memory_ = static_cast<unsigned char*>(std::malloc(total ? total : 1));
+    if (!memory_) return false;
+    bytes_ = total;
+    unsigned char* p = memory_;
+    for (int i = 0; i < kFrameClasses; ++i) {
+        classes_[i].base = p;
+        classes_[i].block_size = frame_class_size(i);
+        classes_[i].capacity = counts[i];
+        p += size_t(counts[i]) * frame_class_size(i);
+    }
+    configured_ = true;
+    return true;
+}
+
+static int class_for(size_t size) {
+    for (int i = 0; i < kFrameClasses; ++i)
+        if (size <= frame_class_size(i)) return i;
+    return -1;
+}
+
+void* FramePool::allocate(size_t size) noexcept {
+    int i = class_for(size);
+    if (i < 0) {
+        log_error("frame pool: a coroutine frame of %zu bytes is larger than the largest class (%u)",
+                  size, unsigned(frame_class_size(kFrameClasses - 1)));
+        return nullptr;
+    }
+    // A full class spills into the next larger one before giving up.
+    for (; i < kFrameClasses; ++i) {
+        SizeClass& c = classes_[i];
+        void* block = nullptr;
+        if (c.free) {
+            block = c.free;
+            c.free = c.free->next;
+        } else if (c.bumped < c.capacity) {
+            block = c.base + size_t(c.bumped++) * c.block_size;
+        } else {
+            ++c.refused;
+            continue;
+        }
+        if (++c.in_use > c.high_water) c.high_water = c.in_use;
+        return block;
+    }
+    return nullptr;
+}
+
+void FramePool::release(void* block, size_t) noexcept {
+    if (!block) return;
+    // The block's address tells its class (the size may have spilled upwards).
+    auto* p = static_cast<unsigned char*>(block);
+    for (auto& c : classes_) {
+        if (p >= c.base && p < c.base + size_t(c.capacity) * c.block_size) {
+            auto* f = static_cast<FreeBlock*>(block);
+            f->next = c.free;
+            c.free = f;
+            --c.in_use;
+            return;
+        }
+    }
+}
+
+FrameClassStats FramePool::stats(int i) const {
+    const SizeClass& c = classes_[i];
+    return {c.block_size, c.capacity, c.in_use, c.high_water, c.refused};
+}
+
+uint32_t FramePool::in_use() const {
+    uint32_t n = 0;
+    for (auto& c : classes_) n += c.in_use;
+    return n;
+}
+
+}  // namespace gust

@@ -1,0 +1,34 @@
+// Shared helpers for gust's unit tests.
+#pragma once
+
+#include <gust/gust.hpp>
+
+#include "port.hpp"
+
+namespace gust_test {
+
+// Every poller a loop can use on this machine.
+inline constexpr gust::PollerKind kPollers[] = {gust::PollerKind::poll, gust::PollerKind::select,
+                                                 gust::PollerKind::epoll};
+inline const char* poller_name(gust::PollerKind k) {
+    return k == gust::PollerKind::poll ? "poll" : k == gust::PollerKind::select ? "select" : "epoll";
+}
+
+// Limits small enough for tests, with the chosen poller.
+inline gust::Limits test_limits(gust::PollerKind poller = gust::PollerKind::poll) {
+    gust::Limits l;
+    l.poller = poller;
+    l.max_watches = 256;
+    l.max_timers = 20000;
+    l.post_queue = 1024;
+    return l;
+}
+
+// The fake clock while in scope: time stands still unless the loop jumps it.
+struct FakeClock {
+    explicit FakeClock(int64_t start_ns = 1'000'000'000) { gust::port::fake_clock_enable(start_ns); }
+    ~FakeClock() { gust::port::fake_clock_disable(); }
+    void advance(gust::Duration d) { gust::port::fake_clock_advance(d.count()); }
+};
+
+}  // namespace gust_test
