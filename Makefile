@@ -1,6 +1,8 @@
 # gust: one Makefile for every board.
-#   make [BOARD=host|armhf] [all|run|test|check|install|size|clean|deps]
-# Honours CROSS_COMPILE, CXX, CXXFLAGS, LDFLAGS, PREFIX, DESTDIR, V=1.
+#   make [BOARD=host|armhf] [all|run|test|check|install|size|clean|deps|print-deps]
+# Honours CROSS_COMPILE, CXX, CXXFLAGS, LDFLAGS, PREFIX, DESTDIR, MBEDTLS_DIR,
+# NO_DEPS=1, SANITIZE=1, BUILD=dir, V=1. CXXFLAGS and LDFLAGS are appended to
+# gust's own flags (-std=c++20, warnings, board CPU flags), never replace them.
 
 BOARD ?= host
 BOARD_DIR := boards/$(BOARD)
@@ -31,19 +33,20 @@ Q := @
 endif
 
 WARN := -Wall -Wextra -Werror
-LANG := -std=c++20 -fno-exceptions -fno-rtti
+# (Not named LANG: make would export it over the locale variable to every recipe.)
+LANGFLAGS := -std=c++20 -fno-exceptions -fno-rtti
 ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 OPT := $(if $(SANITIZE),-O1 -g,$(BOARD_OPT) -g)
 MBEDTLS_CFLAGS := $(if $(MBEDTLS_DIR),-I$(MBEDTLS_DIR)/include)
 MBEDTLS_LIBS := $(if $(MBEDTLS_DIR),-L$(MBEDTLS_DIR)/lib) -lmbedtls -lmbedx509 -lmbedcrypto
-ALL_CXXFLAGS := $(LANG) $(WARN) $(OPT) $(BOARD_CPUFLAGS) $(SANFLAGS) -MMD -MP \
+ALL_CXXFLAGS := $(LANGFLAGS) $(WARN) $(OPT) $(BOARD_CPUFLAGS) $(SANFLAGS) -MMD -MP \
     -Iinclude -I$(BUILD)/include -Iport $(MBEDTLS_CFLAGS) $(CXXFLAGS)
 ALL_LDFLAGS := $(BOARD_CPUFLAGS) $(SANFLAGS) $(LDFLAGS)
 LIBS := $(MBEDTLS_LIBS) -lpthread
 
-LIB_SRCS ?= $(wildcard src/*.cpp src/http/*.cpp port/posix/*.cpp port/linux/*.cpp)
+LIB_SRCS ?= $(wildcard src/*.cpp src/http/*.cpp src/testing/*.cpp port/posix/*.cpp port/linux/*.cpp)
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libgust.a
 BOARD_HEADER := $(BUILD)/include/gust/board.hpp
@@ -52,14 +55,23 @@ UNIT_SRCS ?= $(wildcard tests/unit/*.cpp)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/tests/unit_tests
 
-STATUSD_SRCS := $(wildcard examples/statusd/*.cpp)
-STATUSD_OBJS := $(STATUSD_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# Every examples/<name>/ folder is a program $(BUILD)/<name> linked with the library.
+EXAMPLES := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.cpp)))))
+PROGRAMS := $(EXAMPLES:%=$(BUILD)/%)
 STATUSD := $(BUILD)/statusd
+define example_rules
+$(1)_OBJS := $$(patsubst %.cpp,$$(BUILD)/obj/%.o,$$(wildcard examples/$(1)/*.cpp))
+PROGRAM_OBJS += $$($(1)_OBJS)
+$$(BUILD)/$(1): $$($(1)_OBJS) $$(LIB)
+	@$$(if $$(Q),echo "  LINK    $$@")
+	$$(Q)$$(CXX) $$(ALL_LDFLAGS) -o $$@ $$($(1)_OBJS) $$(LIB) $$(LIBS)
+endef
+$(foreach e,$(EXAMPLES),$(eval $(call example_rules,$(e))))
 
-.PHONY: all run test check install size clean deps lib unit
+.PHONY: all run test check install size clean deps print-deps lib unit FORCE
 .DEFAULT_GOAL := all
 
-all: deps $(LIB) $(STATUSD)
+all: deps $(LIB) $(PROGRAMS)
 
 lib: $(LIB)
 
@@ -68,6 +80,10 @@ deps:
 ifneq ($(NO_DEPS),1)
 	$(Q)sh boards/deps.sh $(BOARD_DEPS)
 endif
+
+# The board's Debian packages, one line (for `sh boards/deps.sh $$(make -s print-deps)`).
+print-deps:
+	@echo $(BOARD_DEPS)
 
 $(BOARD_HEADER): $(BOARD_DIR)/board.hpp
 	$(Q)mkdir -p $(dir $@)
@@ -83,10 +99,6 @@ $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-$(STATUSD): $(STATUSD_OBJS) $(LIB)
-	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(STATUSD_OBJS) $(LIB) $(LIBS)
-
 $(UNIT_BIN): $(UNIT_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
@@ -101,16 +113,40 @@ run: all
 	@echo "statusd: http://127.0.0.1:8080/"
 	$(Q)$(RUNNER) $(STATUSD) --http 127.0.0.1:8080
 
-test: deps $(UNIT_BIN) $(STATUSD)
-	$(Q)BUILD=$(BUILD) RUNNER="$(RUNNER)" BOARD=$(BOARD) sh tests/run.sh
+test: deps $(UNIT_BIN) $(PROGRAMS)
+	$(Q)BUILD=$(BUILD) RUNNER="$(RUNNER)" BOARD=$(BOARD) SANITIZE=$(SANITIZE) NM=$(NM) sh tests/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test
 
+# text/data/bss of every program, then its size on flash once stripped.
 size: all
-	$(Q)$(SIZE) $(STATUSD)
+	$(Q)$(SIZE) $(PROGRAMS)
+	$(Q)tmp=$$(mktemp) && trap 'rm -f "$$tmp"' EXIT && \
+	for p in $(PROGRAMS); do \
+	    $(STRIP) -o "$$tmp" "$$p" && printf '%10s bytes stripped  %s\n' "$$(wc -c <"$$tmp")" "$$p"; \
+	done
+
+# Library, public headers (with this board's board.hpp, so <gust/config.hpp>
+# keeps its limits) and gust.pc. <port.hpp> is internal and not installed.
+PCFILE := $(BUILD)/gust.pc
+install: deps $(LIB) $(PCFILE)
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/gust
+	$(Q)install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libgust.a
+	$(Q)install -m 644 include/gust/*.hpp $(BOARD_HEADER) $(DESTDIR)$(PREFIX)/include/gust/
+	$(Q)install -m 644 $(PCFILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/gust.pc
+	@echo "installed gust ($(BOARD)) into $(DESTDIR)$(PREFIX)"
+
+# Regenerated every time: PREFIX and MBEDTLS_DIR may change between runs.
+# A SANITIZE=1 build puts the sanitizer flags in Libs: its archive needs their runtime.
+$(PCFILE): gust.pc.in FORCE | $(BOARD_HEADER)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BOARD@|$(BOARD)|g' \
+	    -e 's|@MBEDTLS_CFLAGS@|$(MBEDTLS_CFLAGS)|g' -e 's|@MBEDTLS_LIBS@|$(MBEDTLS_LIBS)|g' \
+	    -e 's|@SANFLAGS@|$(SANFLAGS)|g' -e 's/  */ /g' -e 's/ *$$//' gust.pc.in >$@
+
+FORCE:
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(STATUSD_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(PROGRAM_OBJS:.o=.d)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every test of a build and ends with one plain line: "N passed, M failed".
-# Env: BUILD (build/<board>), RUNNER (e.g. qemu-arm-static -L ...), BOARD.
+# Env: BUILD (build/<board>), RUNNER (e.g. qemu-arm-static -L ...), BOARD;
+# SANITIZE and NM are passed on to the integration tests.
 # Unit tests: the doctest binary; each test case counts once.
 # Integration tests: every tests/integration/*.sh and *.py counts once
 # (they run on the build machine and are skipped for cross boards).
