@@ -190,4 +190,17 @@ Result<uint64_t> process_rss();
 // Open file descriptors of this process.
 Result<size_t> process_open_fds();
 
+// ---- Small files (configuration such as /etc/resolv.conf and /etc/hosts) --
+
+// What identifies a file's version: change detection compares all three.
+struct FileStamp {
+    int64_t mtime_ns = 0;
+    uint64_t size = 0;
+    uint64_t inode = 0;
+};
+// The file's modification time, size and inode (one stat); Errc::not_found when it does not exist.
+Result<FileStamp> file_stamp(const char* path);
+// Reads up to out.size() bytes from the start of a small regular file (blocking; config files only); returns the count.
+Result<size_t> read_file(const char* path, std::span<uint8_t> out);
+
 }  // namespace gust::port
