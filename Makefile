@@ -46,7 +46,7 @@ ALL_CXXFLAGS := $(LANGFLAGS) $(WARN) $(OPT) $(BOARD_CPUFLAGS) $(SANFLAGS) -MMD -
 ALL_LDFLAGS := $(BOARD_CPUFLAGS) $(SANFLAGS) $(LDFLAGS)
 LIBS := $(MBEDTLS_LIBS) -lpthread
 
-LIB_SRCS ?= $(wildcard src/*.cpp src/http/*.cpp src/testing/*.cpp port/posix/*.cpp port/linux/*.cpp)
+LIB_SRCS ?= $(wildcard src/*.cpp src/http/*.cpp src/tls/*.cpp src/dns/*.cpp src/testing/*.cpp port/posix/*.cpp port/linux/*.cpp)
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libgust.a
 BOARD_HEADER := $(BUILD)/include/gust/board.hpp
