@@ -8,7 +8,9 @@
 #define GUST_MAX_WATCHES 16640
 #define GUST_MAX_TIMERS 32768
 #define GUST_POST_QUEUE 4096
-#define GUST_FRAME_COUNTS {1024, 4096, 4096, 2048, 512, 128, 32}
+// Per class (128 B .. 8 KiB). An active HTTP connection holds one 4 KiB frame;
+// untouched blocks cost address space, not RAM.
+#define GUST_FRAME_COUNTS {2048, 8192, 8192, 4096, 2048, 16640, 256}
 #define GUST_EXECUTOR_THREADS 2
 #define GUST_EXECUTOR_QUEUE 256
 #define GUST_THERMAL_DIR "/sys/class/thermal"

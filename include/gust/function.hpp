@@ -47,7 +47,8 @@ public:
     explicit operator bool() const { return ops_ != nullptr; }
 
     // Calls the stored callable; calling an empty function is a bug (abort).
-    R operator()(Args... args) { return ops_->call(storage_, std::forward<Args>(args)...); }
+    // Const so shared tables (routes) can call their entries; the callable itself may keep state.
+    R operator()(Args... args) const { return ops_->call(storage_, std::forward<Args>(args)...); }
 
     // Destroys the stored callable, leaving this empty.
     void reset() {
@@ -81,7 +82,7 @@ private:
         }
     }
 
-    alignas(std::max_align_t) unsigned char storage_[Capacity];
+    alignas(std::max_align_t) mutable unsigned char storage_[Capacity];
     const Ops* ops_ = nullptr;
 };
 

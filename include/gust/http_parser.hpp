@@ -65,7 +65,7 @@ struct ParserLimits {
 };
 
 // A parsed request head; every view points into the caller's buffer.
-struct Request {
+struct RequestHead {
     Method method = Method::other;
     std::string_view method_name;   // the method token as sent
     std::string_view target;        // the raw request target
@@ -120,7 +120,7 @@ std::string_view find_header(std::span<const Header> headers, std::string_view n
 Method method_from(std::string_view token);
 
 // 413 when the declared Content-Length exceeds `max_body`, else 0. Chunked bodies are checked by ChunkedDecoder.
-uint16_t check_body_limit(const Request& req, uint64_t max_body);
+uint16_t check_body_limit(const RequestHead& req, uint64_t max_body);
 
 // An incremental request-head parser. Keep one per connection; reset() between requests.
 // Holds only offsets, so the cost of a call is the new bytes, not the whole buffer.
@@ -134,14 +134,14 @@ public:
     // `headers` is the caller's array (capacity in); on complete, `out` is filled and
     // out.headers is its used prefix. Returns complete with bytes consumed, incomplete,
     // or failed with the status to answer. After complete or failed, returns the same until reset().
-    ParseResult parse(std::string_view buf, Request& out, std::span<Header> headers);
+    ParseResult parse(std::string_view buf, RequestHead& out, std::span<Header> headers);
 
     // Forgets all state; the next parse() starts a new request at the start of its buffer.
     void reset();
 
 private:
     ParseResult fail(uint16_t status, Errc code, const char* message);
-    ParseResult finish(std::string_view buf, Request& out, std::span<Header> headers);
+    ParseResult finish(std::string_view buf, RequestHead& out, std::span<Header> headers);
     void rebase(const char* base, std::span<Header> headers);
 
     ParserLimits limits_;

@@ -145,6 +145,15 @@ public:
         return handle_.promise().result.take();
     }
 
+    // Starts the task now, running it until its first suspension; when it
+    // finishes it transfers to `continuation` (default: nothing). The Task keeps
+    // owning the frame: destroy it (or reassign) once done() or to cancel.
+    void start(std::coroutine_handle<> continuation = std::noop_coroutine()) {
+        if (!handle_ || handle_.done()) return;
+        handle_.promise().continuation = continuation;
+        handle_.resume();
+    }
+
     // Releases the frame to the caller (used by spawn).
     handle_type release() { return std::exchange(handle_, nullptr); }
 

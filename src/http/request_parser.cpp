@@ -95,9 +95,9 @@ std::string_view find_header(std::span<const Header> headers, std::string_view n
     return {};
 }
 
-std::string_view Request::header(std::string_view name) const { return find_header(headers, name); }
+std::string_view RequestHead::header(std::string_view name) const { return find_header(headers, name); }
 
-bool Request::has_header(std::string_view name) const { return header(name).data() != nullptr; }
+bool RequestHead::has_header(std::string_view name) const { return header(name).data() != nullptr; }
 
 Method method_from(std::string_view t) {
     struct Entry { std::string_view name; Method m; };
@@ -111,7 +111,7 @@ Method method_from(std::string_view t) {
     return Method::other;
 }
 
-uint16_t check_body_limit(const Request& req, uint64_t max_body) {
+uint16_t check_body_limit(const RequestHead& req, uint64_t max_body) {
     return req.framing == Framing::content_length && req.content_length > max_body ? 413 : 0;
 }
 
@@ -138,7 +138,7 @@ void RequestParser::rebase(const char* base, std::span<Header> headers) {
     base_ = base;
 }
 
-ParseResult RequestParser::parse(std::string_view buf, Request& out, std::span<Header> headers) {
+ParseResult RequestParser::parse(std::string_view buf, RequestHead& out, std::span<Header> headers) {
     if (state_ == kDone || state_ == kFailed) return done_;
     if (buf.size() < pos_ || headers.data() != hbase_ || headers.size() < count_) {
         reset();  // the caller changed the history or the header array: start over once
@@ -252,9 +252,9 @@ ParseResult RequestParser::parse(std::string_view buf, Request& out, std::span<H
     return ParseResult{};
 }
 
-ParseResult RequestParser::finish(std::string_view buf, Request& out, std::span<Header> headers) {
+ParseResult RequestParser::finish(std::string_view buf, RequestHead& out, std::span<Header> headers) {
     const char* p = buf.data();
-    Request r;
+    RequestHead r;
     r.method_name = std::string_view(p + start_, method_end_ - start_);
     r.method = method_from(r.method_name);
     r.target = std::string_view(p + target_start_, target_end_ - target_start_);

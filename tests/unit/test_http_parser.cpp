@@ -1,4 +1,4 @@
-// Request-head parser tests: one table row per case, each fed whole, split at
+// RequestHead-head parser tests: one table row per case, each fed whole, split at
 // every byte boundary, and byte by byte (in a growing buffer and in a buffer
 // that moves every call), always with the input's last byte right before a
 // PROT_NONE page so any over-read faults at once.
@@ -68,7 +68,7 @@ struct Row {
 const char* kGet = "GET / HTTP/1.1\r\nHost: h\r\n";
 
 // Every field of a parsed request, as text, so two parses compare in one CHECK.
-std::string describe(const Request& r) {
+std::string describe(const RequestHead& r) {
     std::string s;
     auto add = [&](const char* k, std::string_view v) { s += k; s += '='; s += v; s += '|'; };
     add("method", r.method_name);
@@ -90,7 +90,7 @@ bool inside(std::string_view v, std::string_view buf) {
 }
 
 // The outcome of a parse in comparable form: "ok <consumed> <fields>" or "fail <status>".
-std::string outcome(const ParseResult& res, const Request& r, std::string_view buf) {
+std::string outcome(const ParseResult& res, const RequestHead& r, std::string_view buf) {
     if (res.failed()) {
         Errc want = res.status == 400 ? Errc::protocol : res.status >= 500 ? Errc::not_supported : Errc::too_large;
         CHECK(res.error.code == want);
@@ -104,7 +104,7 @@ std::string outcome(const ParseResult& res, const Request& r, std::string_view b
 
 std::string parse_whole(const Row& row, std::string_view buf) {
     std::vector<Header> hs(row.cap);
-    Request r;
+    RequestHead r;
     RequestParser p({row.max_target, row.max_head});
     return outcome(p.parse(buf, r, hs), r, buf);
 }
@@ -119,7 +119,7 @@ void run_row(const Row& row) {
     // Every split into two calls: the first part against the guard, then the whole input moved.
     for (size_t k = 1; k < row.in.size(); ++k) {
         std::vector<Header> hs(row.cap);
-        Request r;
+        RequestHead r;
         RequestParser p(lim);
         std::string_view part = gb.place(std::string_view(row.in).substr(0, k));
         ParseResult first = p.parse(part, r, hs);
@@ -130,7 +130,7 @@ void run_row(const Row& row) {
     // Byte by byte in one growing buffer, and byte by byte with the buffer moving every call.
     for (int moving = 0; moving < 2; ++moving) {
         std::vector<Header> hs(row.cap);
-        Request r;
+        RequestHead r;
         RequestParser p(lim);
         std::string got;
         for (size_t k = 1; k <= row.in.size(); ++k) {
@@ -146,7 +146,7 @@ void run_row(const Row& row) {
         return;
     }
     std::vector<Header> hs(row.cap);
-    Request r;
+    RequestHead r;
     RequestParser p(lim);
     ParseResult res = p.parse(whole, r, hs);
     REQUIRE(res.complete());
@@ -291,7 +291,7 @@ TEST_CASE("http parser: header lookup, body limit, repeat and reset") {
     Guarded g(in.size());
     std::string_view buf = g.place(in);
     Header hs[8];
-    Request r;
+    RequestHead r;
     RequestParser p;
     ParseResult res = p.parse(buf, r, hs);
     REQUIRE(res.complete());
@@ -309,7 +309,7 @@ TEST_CASE("http parser: header lookup, body limit, repeat and reset") {
     CHECK(p.parse(buf, r, hs).consumed == res.consumed);  // done until reset()
 
     p.reset();
-    Request r2;
+    RequestHead r2;
     ParseResult res2 = p.parse(buf.substr(res.consumed), r2, hs);
     REQUIRE(res2.complete());
     CHECK(r2.version == Version::http10);
@@ -318,11 +318,11 @@ TEST_CASE("http parser: header lookup, body limit, repeat and reset") {
 
     // Expect: 100-continue means nothing in HTTP/1.0.
     RequestParser p3;
-    Request r3;
+    RequestHead r3;
     REQUIRE(p3.parse("GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", r3, hs).complete());
     CHECK(!r3.expect_continue);
     RequestParser p4;
-    Request r4;
+    RequestHead r4;
     REQUIRE(p4.parse("GET / HTTP/1.1\r\nHost:h \r\nX:  \t v  a \t \r\nY: \t\r\n\r\n", r4, hs).complete());
     CHECK(r4.host == "h");
     CHECK(r4.header("x") == "v  a");
@@ -337,7 +337,7 @@ TEST_CASE("http parser: header lookup, body limit, repeat and reset") {
 TEST_CASE("http parser: a new header array restarts the parse cleanly") {
     std::string in = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n";
     Header a[4], b[4];
-    Request r;
+    RequestHead r;
     RequestParser p;
     CHECK(p.parse(std::string_view(in).substr(0, 30), r, a).incomplete());
     ParseResult res = p.parse(in, r, b);

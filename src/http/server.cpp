@@ -1,0 +1,500 @@
+// The connection lifecycle: accept -> idle (no buffers, no coroutine) ->
+// serving (a coroutine reads heads, runs handlers, writes responses, for as
+// long as pipelined or keep-alive requests keep coming) -> idle or closed.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include <gust/frame_pool.hpp>
+#include <gust/log.hpp>
+
+#include "server_internal.hpp"
+
+namespace gust::http {
+
+namespace {
+
+
+// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = unsigned(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = int64_t(yoe) + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y = int(yy + (m <= 2));
+}
+
+}  // namespace
+
+const char* Server::Impl::date_header() {
+    int64_t now = port::wall_clock_s();
+    if (now != date_second) {
+        static const char* const days[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+        static const char* const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        int64_t day = now >= 0 ? now / 86400 : (now - 86399) / 86400;
+        int64_t secs = now - day * 86400;
+        int y;
+        unsigned m, d;
+        civil_from_days(day, y, m, d);
+        int n = std::snprintf(date, sizeof date, "Date: %s, %02u %s %04d %02d:%02d:%02d GMT\r\n",
+                              days[((day % 7) + 7) % 7], d, months[m - 1], y, int(secs / 3600),
+                              int(secs / 60 % 60), int(secs % 60));
+        date_len = n > 0 ? size_t(n) : 0;
+        date_second = now;
+    }
+    return date;
+}
+
+void Server::Impl::write_busy(int fd) {
+    // One non-blocking write, best effort: a refused client gets no more of our time.
+    char msg[256];
+    int n = std::snprintf(msg, sizeof msg,
+                          "HTTP/1.1 503 Service Unavailable\r\n%sServer: %s\r\nContent-Type: text/plain\r\n"
+                          "Content-Length: 24\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+                          "503 Service Unavailable\n",
+                          date_header(), options.server_name);
+    if (n > 0 && size_t(n) < sizeof msg)
+        (void)port::write(fd, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(msg), size_t(n)));
+    ++stats.responses_5xx;
+}
+
+// ---- Accepting -------------------------------------------------------------------
+
+void Server::Impl::on_accept() {
+    // Bounded per turn so a connection flood cannot starve the connections we have.
+    for (int i = 0; i < 64; ++i) {
+        port::Address peer;
+        auto fd = port::tcp_accept(listen_fd, &peer);
+        if (!fd) {
+            if (fd.error().code == Errc::again) return;
+            if (fd.error().code == Errc::no_memory) {
+                // Out of fds: stop accepting for a moment instead of spinning.
+                log_warn("http: accept failed (%s); pausing accepts for 100 ms", fd.error().message);
+                (void)loop.on_readable(listen_watch, nullptr);
+                auto t = loop.call_later(std::chrono::milliseconds(100), [this] {
+                    accept_backoff = TimerId();
+                    if (!draining) (void)loop.on_readable(listen_watch, [this] { on_accept(); });
+                });
+                if (t) accept_backoff = *t;
+                return;
+            }
+            log_warn("http: accept failed: %s", fd.error().message);
+            return;
+        }
+        if (free_conn == UINT32_MAX) {
+            ++stats.connections_refused;
+            write_busy(*fd);
+            (void)port::shutdown_write(*fd);
+            port::close(*fd);
+            continue;
+        }
+        open_connection(*fd, peer);
+    }
+}
+
+void Server::Impl::open_connection(int fd, const port::Address& peer) {
+    Connection& c = conns[free_conn];
+    free_conn = c.next_free;
+    c.in_use = true;
+    c.serving = false;
+    c.close_after = false;
+    c.peer = peer;
+    (void)port::tcp_set_nodelay(fd, true);
+    if (auto r = c.stream.attach(loop, fd); !r) {
+        log_warn("http: cannot watch a new connection: %s", r.error().message);
+        ++stats.connections_refused;
+        write_busy(fd);
+        port::close(fd);
+        c.in_use = false;
+        c.next_free = free_conn;
+        free_conn = c.index;
+        return;
+    }
+    ++stats.connections_accepted;
+    if (++stats.connections_open > stats.connections_high_water) stats.connections_high_water = stats.connections_open;
+    go_idle(c, options.header_timeout);
+}
+
+void Server::Impl::close_connection(Connection& c) {
+    if (!c.in_use) return;
+    if (c.idle_timer) loop.cancel(c.idle_timer);
+    c.idle_timer = TimerId();
+    c.stream.close();
+    c.in.reset();
+    c.out.reset();
+    c.json.reset();
+    c.in_use = false;
+    c.serving = false;
+    c.next_free = free_conn;
+    free_conn = c.index;
+    --stats.connections_open;
+    if (draining) check_drained();
+}
+
+void Server::Impl::go_idle(Connection& c, Duration timeout) {
+    c.serving = false;
+    c.in.reset();
+    c.out.reset();
+    c.in_len = c.in_pos = c.body_base = 0;
+    if (draining) {
+        close_connection(c);
+        return;
+    }
+    auto t = loop.call_later(timeout, [this, &c] {
+        c.idle_timer = TimerId();
+        close_connection(c);
+    });
+    if (!t) {
+        close_connection(c);
+        return;
+    }
+    c.idle_timer = *t;
+    (void)loop.on_readable(c.stream.watch(), [this, &c] { start_serving(c); });
+}
+
+void Server::Impl::start_serving(Connection& c) {
+    // This callback is destroyed by the next line: copy nothing from it after.
+    Server::Impl* self = this;
+    Connection* conn = &c;
+    (void)self->loop.on_readable(conn->stream.watch(), nullptr);
+    if (conn->idle_timer) self->loop.cancel(conn->idle_timer);
+    conn->idle_timer = TimerId();
+    if (conn->task && !conn->task.done()) return;  // cannot happen: serving connections are not idle
+    conn->task = self->serve(*conn);
+    if (!conn->task) {
+        log_warn("http: no coroutine frame for a request; answering 503");
+        self->refuse_connection(*conn);
+        return;
+    }
+    conn->serving = true;
+    conn->task.start();
+}
+
+void Server::Impl::refuse_connection(Connection& c) {
+    write_busy(c.stream.fd());
+    (void)c.stream.shutdown();
+    close_connection(c);
+}
+
+// ---- Serving -------------------------------------------------------------------------
+
+Task<Result<void>> Server::Impl::read_head(Connection& c, RequestParser& parser, RequestHead& head,
+                                           std::span<Header> headers, ParseResult& result) {
+    TimePoint deadline = loop.now() + options.header_timeout;
+    for (;;) {
+        result = parser.parse(std::string_view(c.in.chars(), c.in_len), head, headers);
+        if (!result.incomplete()) co_return Result<void>();
+        if (c.in_len == c.in.size()) {
+            result.progress = Progress::failed;
+            result.status = 431;
+            co_return Result<void>();
+        }
+        Duration left = deadline - loop.now();
+        if (left <= Duration(0)) co_return Error(Errc::timeout, "http: request head timed out");
+        auto n = co_await c.stream.read(c.in.span().subspan(c.in_len), left);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return Error(Errc::closed, "http: client closed");
+        c.in_len += *n;
+        stats.bytes_in += *n;
+    }
+}
+
+Task<Result<void>> Server::Impl::discard_body(Connection& c, const RequestHead& head) {
+    // Skips what the handler left unread so the next request can be parsed;
+    // more than kMaxDiscard is cheaper to refuse by closing.
+    constexpr uint64_t kMaxDiscard = 256u << 10;
+    uint8_t sink[512];
+    Request req;
+    req.conn_ = &c;
+    req.head_ = &head;
+    uint64_t skipped = 0;
+    while (!c.body_done && !c.close_after) {
+        if (skipped > kMaxDiscard) co_return Error(Errc::too_large, "http: unread request body too large to skip");
+        auto r = co_await req.read(std::span<uint8_t>(sink, sizeof sink));
+        if (!r) co_return r.error();
+        skipped += *r;
+    }
+    co_return Result<void>();
+}
+
+Task<> Server::Impl::serve(Connection& c) {
+    c.in = buffers->acquire();
+    if (!c.in) {
+        log_warn("http: all %zu buffers in use; answering 503", buffers->capacity());
+        refuse_connection(c);
+        co_return;
+    }
+    ParserLimits limits;
+    limits.max_target = options.max_target;
+    limits.max_head = c.in.size();
+    RequestParser parser(limits);
+    Header headers[GUST_HTTP_MAX_HEADERS];
+    for (;;) {
+        // Pipelined bytes left by the previous request move to the front.
+        if (c.in_pos > 0) {
+            std::memmove(c.in.data(), c.in.data() + c.in_pos, c.in_len - c.in_pos);
+            c.in_len -= c.in_pos;
+            c.in_pos = 0;
+        }
+        parser.reset();
+        RequestHead head;
+        ParseResult parsed;
+        auto got = co_await read_head(c, parser, head, headers, parsed);
+        if (!got) {
+            if (got.error().code == Errc::timeout && c.in_len > 0) {
+                c.close_after = true;
+                (void)co_await send_error(c, 408);
+            }
+            break;
+        }
+        ++stats.requests;
+        c.head_only = head.method == Method::head;
+        c.version = head.version;
+        c.close_after = false;
+        c.body_base = c.in_pos = parsed.consumed;
+        c.framing = head.framing;
+        c.body_left = head.framing == Framing::content_length ? head.content_length : 0;
+        c.body_read = 0;
+        c.body_done = head.framing == Framing::none || (head.framing == Framing::content_length && c.body_left == 0);
+        c.body_error_status = 0;
+        c.expect_continue = head.expect_continue && !c.body_done;
+        if (parsed.failed()) {
+            c.body_done = false;  // the framing cannot be trusted: close after answering
+            c.close_after = true;
+            (void)co_await send_error(c, parsed.status);
+            break;
+        }
+
+        PathParams params;
+        RouteMatch match = router.match(head.method, head.method_name, head.path, params);
+        Request req;
+        req.conn_ = &c;
+        req.head_ = &head;
+        req.params_ = &params;
+        Response res;
+        res.conn_ = &c;
+        c.request = &req;
+        c.response = &res;
+
+        if (match.status) {
+            (void)co_await send_error(c, match.status, match.status == 405 ? match.allow : nullptr);
+        } else {
+            const Route& route = *match.route;
+            c.max_body = route.options.max_body ? route.options.max_body : options.max_body;
+            c.body_timeout = route.options.body_timeout != Duration(0) ? route.options.body_timeout
+                                                                         : options.body_timeout;
+            c.chunked = ChunkedDecoder(ChunkedLimits{c.max_body, 1024, 4096});
+            if (check_body_limit(head, c.max_body)) {
+                c.close_after = true;
+                (void)co_await send_error(c, 413);
+                break;
+            }
+            Task<> handler = match.route->handler(req, res);
+            if (!handler) {
+                log_warn("http: no coroutine frame for %.*s; answering 503", int(head.path.size()), head.path.data());
+                (void)co_await send_error(c, 503);
+            } else {
+                auto done = co_await handler;
+                handler = Task<>();  // free the handler's frame before writing
+                if (c.body_error_status) {
+                    // A broken or oversized body: answer it, or, when the head is
+                    // already out, cut the response so it cannot pass as complete.
+                    if (!res.head_sent()) {
+                        c.out.reset();
+                        (void)co_await send_error(c, c.body_error_status);
+                    }
+                    c.close_after = true;
+                } else if (!done || res.failed_) {
+                    if (!res.head_sent()) {
+                        c.out.reset();
+                        (void)co_await send_error(c, done.error().code == Errc::no_memory ? 503 : 500);
+                    } else {
+                        c.close_after = true;  // the head is out: all we can do is cut the response
+                    }
+                } else if (!res.head_sent()) {
+                    if (!res.complete()) res.send({}, {});  // the handler set nothing: an empty body
+                    if (res.failed_) {
+                        c.out.reset();
+                        (void)co_await send_error(c, 500);
+                    } else {
+                        res.head_sent_ = true;
+                        auto r = co_await flush(c);
+                        if (!r) c.close_after = true;
+                    }
+                } else if (!res.complete()) {
+                    auto r = co_await res.finish();
+                    if (!r) c.close_after = true;
+                }
+            }
+        }
+        c.json.reset();
+        c.out.reset();
+        c.request = nullptr;
+        c.response = nullptr;
+        if (!c.body_done && !c.close_after) {
+            auto r = co_await discard_body(c, head);
+            if (!r) c.close_after = true;
+        }
+        if (c.close_after || draining) break;
+        if (c.in_pos < c.in_len) continue;  // a pipelined request is waiting
+        // Idle: give the buffers back and end this coroutine.
+        reap_later(c);
+        go_idle(c, options.idle_timeout);
+        co_return;
+    }
+    reap_later(c);
+    if (c.stream.is_open()) (void)c.stream.shutdown();
+    close_connection(c);
+}
+
+void Server::Impl::reap_later(Connection& c) {
+    // The coroutine cannot destroy its own frame; the loop does it next turn.
+    c.reap.run = [](ReadyNode* n) {
+        Connection* conn = static_cast<Connection::Reaper*>(n)->conn;
+        if (conn->task.done()) conn->task = Task<>();
+    };
+    loop.schedule(c.reap);
+}
+
+// ---- Shutdown ------------------------------------------------------------------------
+
+void Server::Impl::check_drained() {
+    if (!draining || stats.connections_open != 0 || !drain_done) return;
+    if (drain_timer) loop.cancel(drain_timer);
+    drain_timer = TimerId();
+    Callback done = static_cast<Callback&&>(drain_done);
+    done();
+}
+
+void Server::shutdown(Callback done) {
+    Impl& s = *impl_;
+    if (s.draining) return;
+    s.draining = true;
+    s.drain_done = static_cast<Callback&&>(done);
+    if (s.listen_fd >= 0) {
+        s.loop.remove_watch(s.listen_watch);
+        port::close(s.listen_fd);
+        s.listen_fd = -1;
+    }
+    if (s.accept_backoff) s.loop.cancel(s.accept_backoff);
+    log_info("http: draining %u connection(s)", unsigned(s.stats.connections_open));
+    for (uint32_t i = 0; i < s.max_conns; ++i)
+        if (s.conns[i].in_use && !s.conns[i].serving) s.close_connection(s.conns[i]);
+    auto t = s.loop.call_later(s.options.drain_timeout, [&s] {
+        s.drain_timer = TimerId();
+        log_warn("http: drain deadline passed; closing %u connection(s)", unsigned(s.stats.connections_open));
+        for (uint32_t i = 0; i < s.max_conns; ++i) {
+            Connection& c = s.conns[i];
+            if (!c.in_use) continue;
+            c.task = Task<>();  // cancels the handler where it waits
+            s.close_connection(c);
+        }
+        s.check_drained();
+    });
+    if (t) s.drain_timer = *t;
+    s.check_drained();
+}
+
+// ---- Construction --------------------------------------------------------------------
+
+Server::Server(Loop& loop, Router& router, const ServerOptions& options)
+    : impl_(new (std::nothrow) Impl(loop, router, options)) {
+    if (!impl_) return;
+    Impl& s = *impl_;
+    if (!options.http) {
+        s.error = Error(Errc::invalid_argument, "http: ServerOptions::http (ADDR:PORT) is required");
+        return;
+    }
+    auto addr = port::parse_address(options.http);
+    if (!addr) {
+        s.error = addr.error();
+        log_error("http: bad listen address '%s': %s", options.http, addr.error().message);
+        return;
+    }
+    s.max_conns = options.max_connections ? options.max_connections : loop.limits().max_connections;
+    uint32_t nbuf = options.buffers ? options.buffers : (2 * s.max_conns < 2048 ? 2 * s.max_conns : 2048);
+    // Start-up only: connection slots and buffers are reserved once.
+    s.conns = new (std::nothrow) Connection[s.max_conns];
+    s.buffers = new (std::nothrow) BufferPool(nbuf, options.buffer_size);
+    if (!s.conns || !s.buffers || s.buffers->capacity() != nbuf) {
+        s.error = Error(Errc::no_memory, "http: cannot reserve connections and buffers");
+        return;
+    }
+    s.stats.buffers_capacity = nbuf;
+    for (uint32_t i = 0; i < s.max_conns; ++i) {
+        s.conns[i].server = &s;
+        s.conns[i].index = i;
+        s.conns[i].reap.conn = &s.conns[i];
+        s.conns[i].next_free = i + 1 < s.max_conns ? i + 1 : UINT32_MAX;
+    }
+    s.free_conn = s.max_conns ? 0 : UINT32_MAX;
+    // Each request in flight holds one 4 KiB coroutine frame; say so at start
+    // rather than with 503s under load.
+    uint32_t big_frames = 0;
+    for (int i = 5; i < kFrameClasses; ++i) big_frames += FramePool::local().stats(i).capacity;
+    if (big_frames < s.max_conns)
+        log_warn("http: %u connections but only %u coroutine frames of 4 KiB or more: requests beyond %u at "
+                 "once get 503 (raise Limits::frame_counts[5])",
+                 unsigned(s.max_conns), unsigned(big_frames), unsigned(big_frames));
+    auto fd = port::tcp_listen(*addr, 511);
+    if (!fd) {
+        s.error = fd.error();
+        log_error("http: cannot listen on %s: %s", options.http, fd.error().message);
+        return;
+    }
+    s.listen_fd = *fd;
+    auto local = port::local_address(s.listen_fd);
+    s.port = local ? local->port() : 0;
+    auto w = loop.add_watch(s.listen_fd);
+    if (!w) {
+        s.error = w.error();
+        return;
+    }
+    s.listen_watch = *w;
+    (void)loop.on_readable(s.listen_watch, [&s] { s.on_accept(); });
+}
+
+Server::~Server() {
+    if (!impl_) return;
+    Impl& s = *impl_;
+    // Handlers go first: their frames hold buffers and watch the streams.
+    for (uint32_t i = 0; s.conns && i < s.max_conns; ++i) {
+        s.conns[i].task = Task<>();
+        s.loop.unschedule(s.conns[i].reap);
+    }
+    s.draining = false;
+    for (uint32_t i = 0; s.conns && i < s.max_conns; ++i) s.close_connection(s.conns[i]);
+    if (s.listen_fd >= 0) {
+        s.loop.remove_watch(s.listen_watch);
+        port::close(s.listen_fd);
+    }
+    if (s.accept_backoff) s.loop.cancel(s.accept_backoff);
+    if (s.drain_timer) s.loop.cancel(s.drain_timer);
+    delete[] s.conns;
+    delete s.buffers;
+    delete impl_;
+}
+
+Result<void> Server::status() const {
+    if (!impl_) return Error(Errc::no_memory, "http: cannot allocate the server");
+    if (impl_->error.code != Errc::ok) return impl_->error;
+    return {};
+}
+
+uint16_t Server::port() const { return impl_ ? impl_->port : 0; }
+
+ServerStats Server::stats() const {
+    ServerStats st = impl_->stats;
+    st.buffers_in_use = uint32_t(impl_->buffers ? impl_->buffers->in_use() : 0);
+    st.buffers_high_water = uint32_t(impl_->buffers ? impl_->buffers->high_water() : 0);
+    return st;
+}
+
+}  // namespace gust::http
