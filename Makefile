@@ -53,6 +53,10 @@ BOARD_HEADER := $(BUILD)/include/gust/board.hpp
 
 UNIT_SRCS ?= $(wildcard tests/unit/*.cpp)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# statusd's route code, tested through the test kit (tests/unit/test_statusd.cpp);
+# the same objects the statusd program links.
+UNIT_EXTRA_SRCS := examples/statusd/routes.cpp examples/statusd/upload.cpp
+UNIT_EXTRA_OBJS := $(UNIT_EXTRA_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BIN := $(BUILD)/tests/unit_tests
 
 # Every examples/<name>/ folder is a program $(BUILD)/<name> linked with the library.
@@ -99,10 +103,10 @@ $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-$(UNIT_BIN): $(UNIT_OBJS) $(LIB)
+$(UNIT_BIN): $(UNIT_OBJS) $(UNIT_EXTRA_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB) $(LIBS)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(UNIT_EXTRA_OBJS) $(LIB) $(LIBS)
 
 # Tests build with the library's flags; doctest then needs to know there are no exceptions.
 $(UNIT_OBJS): ALL_CXXFLAGS += -DDOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
