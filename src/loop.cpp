@@ -191,7 +191,6 @@ int Loop::poll_timeout_ms() {
 }
 
 void Loop::run_once(Duration max_wait) {
-    run_ready();
     update_now();
     int timeout = poll_timeout_ms();
     bool fake = port::fake_clock_enabled();
@@ -215,6 +214,9 @@ void Loop::run_once(Duration max_wait) {
     dispatch(n);
     run_timers();
     if (post_pending_.load(std::memory_order_acquire)) run_posted();
+    // Last, so whatever this turn made ready runs before run_once() returns
+    // and callers (run_until) see its effects without another wait.
+    run_ready();
     check_signals();
 }
 

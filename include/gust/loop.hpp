@@ -1,7 +1,8 @@
 // gust::Loop: one thread's event loop. It waits on a poller (poll, select or
-// epoll), runs due timers, resumes ready coroutines and runs callbacks posted
-// from other threads, in that order on every turn (redis's aeProcessEvents shape:
-// nearest timer -> timeout -> poll -> dispatch fds -> timers -> posted work).
+// epoll), then dispatches ready fds, runs due timers, runs callbacks posted
+// from other threads and resumes ready coroutines, in that order on every turn
+// (redis's aeProcessEvents shape: nearest timer -> timeout -> poll -> dispatch
+// fds -> timers -> posted work -> ready coroutines).
 // Every structure is sized once from gust::Limits; running out is an error value.
 // All members are loop-thread only, except post() and stop().
 #pragma once

@@ -326,8 +326,11 @@ Task<Result<void>> Server::Impl::send_error(Connection& c, uint16_t status, cons
     char msg[256];
     const char* reason = reason_phrase(status);
     int body_len = std::snprintf(nullptr, 0, "%u %s\n", unsigned(status), reason);
+    // Close when the framing is in doubt, the body was left unread, or the
+    // client did not ask to keep the connection.
+    bool keep_alive = c.request && c.request->head().keep_alive;
     c.close_after = c.close_after || status == 400 || status == 408 || status >= 413 || draining ||
-                    !c.body_done;
+                    !c.body_done || !keep_alive;
     int n = std::snprintf(msg, sizeof msg,
                           "HTTP/1.1 %u %s\r\n%sServer: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                           "Content-Length: %d\r\n%s%s%s%s\r\n%u %s\n",

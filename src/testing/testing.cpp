@@ -42,7 +42,7 @@ Task<> exchange(uint16_t port, std::string_view request, std::string* out, std::
     auto w = co_await s.write_all(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(request.data()),
                                                            request.size()));
     if (!w) *error = std::string("write: ") + w.error().message;
-    uint8_t buf[2048];  // frames come from the pool: keep them small
+    uint8_t buf[1024];  // frames come from the pool: keep them small
     for (;;) {
         auto n = co_await s.read(buf);
         if (!n) {
@@ -86,7 +86,10 @@ std::string TestServer::raw(std::string_view raw_request) {
     std::string out, error;
     bool done = false;
     std::string request(raw_request);  // kept alive while the client runs
-    (void)spawn(*loop_, exchange(port(), request, &out, &error, &done));
+    // Owned here, so a client still running at the timeout is destroyed
+    // (cancelled) before the locals it points at go away.
+    Task<> client = exchange(port(), request, &out, &error, &done);
+    client.start();
     loop_->run_until([&] { return done; }, options_.timeout);
     return out;
 }
@@ -106,7 +109,8 @@ TestResponse TestServer::request(std::string_view method, std::string_view targe
     req.append("\r\n").append(body);
     std::string out, error;
     bool done = false;
-    (void)spawn(*loop_, exchange(port(), req, &out, &error, &done));
+    Task<> client = exchange(port(), req, &out, &error, &done);
+    client.start();
     loop_->run_until([&] { return done; }, options_.timeout);
     TestResponse r = parse(out, method == "HEAD");
     if (!done) r.error = "timed out";

@@ -74,7 +74,10 @@ TEST_CASE("server: GET, HEAD, 404 and 405 with Allow") {
     std::string raw = srv.raw("HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CHECK(raw.find("Hello, world!") == std::string::npos);  // no body on the wire
 
-    CHECK(srv.get("/nope").status == 404);
+    auto nf = srv.get("/nope");
+    CHECK(nf.status == 404);
+    CHECK(nf.header("Connection") == "close");  // the request asked for it
+    CHECK(nf.error.empty());
     auto m = srv.request("DELETE", "/hello");
     CHECK(m.status == 405);
     CHECK(m.header("Allow") == "GET, HEAD, PUT");
@@ -214,7 +217,20 @@ TEST_CASE("server: malformed requests get their status and the server keeps serv
     CHECK(srv.get("/hello").status == 200);
 }
 
-TEST_CASE("server: handler failures are 500 without details; a full frame pool is 503") {
+TEST_CASE("server: no coroutine frame for a request is 503 with Retry-After") {
+    Router app;
+    REQUIRE(app.get("/hello", hello));
+    TestOptions o = small_limits();
+    o.limits.frame_counts[5] = 0;  // no 4 KiB frames: a request cannot start
+    o.limits.frame_counts[6] = 0;
+    TestServer srv(app, o);
+    auto r = srv.get("/hello");
+    CHECK(r.status == 503);
+    CHECK(r.header("Retry-After") == "1");
+    CHECK(srv.server().stats().responses_5xx == 1);
+}
+
+TEST_CASE("server: handler failures are 500 without details") {
     Router app;
     REQUIRE(app.get("/bad-header", [](Request&, Response& res) -> Task<> {
         res.header("X-Bad", "line\r\nbreak");
