@@ -12,6 +12,11 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 fail() { echo "install_pkgconfig: $*" >&2; exit 1; }
 
+if [ -n "${RUNNER:-}" ]; then
+    echo "host only: installs the host build and links a program with the host compiler"
+    exit 77
+fi
+
 # A sanitized library needs the sanitizer runtime at link time; gust.pc then says so.
 if [ -z "${SANITIZE:-}" ] && [ -f "$BUILD/libgust.a" ] && nm "$BUILD/libgust.a" 2>/dev/null | grep -q ' U __asan_'; then
     SANITIZE=1

@@ -86,6 +86,7 @@ def run_requests(c, total, batch, body):
 
 
 def main():
+    sc.skip_unless_native("the LD_PRELOAD counter is a host library")
     tmp = tempfile.mkdtemp(prefix="malloc-it-")
     try:
         so = build_preload(tmp)

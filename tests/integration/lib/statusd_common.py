@@ -155,6 +155,18 @@ def binary():
     raise Failure(f"no statusd binary in {b} (BUILD={b}); build it with `make BUILD={b} all`")
 
 
+def runner():
+    """The board's runner as argv (empty on the host)."""
+    return os.environ.get("RUNNER", "").split()
+
+
+def skip_unless_native(reason):
+    """Exit 77 (skipped) on cross boards, naming why, as the last output line."""
+    if runner():
+        print(f"not for cross boards under {runner()[0]}: {reason}")
+        sys.exit(77)
+
+
 def sanitized():
     """True for an ASan/UBSan build (SANITIZE set, or the binary says so)."""
     if os.environ.get("SANITIZE"):
@@ -185,7 +197,9 @@ class Statusd:
         if self.upload_dir:
             os.mkdir(self.upload_dir)
         self.err_path = os.path.join(self.tmp, "stderr.txt")
-        cmd = [binary(), "--http", f"{HOST}:0"]
+        # Cross boards run the binary under their runner (qemu-user); qemu
+        # forwards signals, so SIGTERM still reaches statusd.
+        cmd = runner() + [binary(), "--http", f"{HOST}:0"]
         if self.upload_dir:
             cmd += ["--upload-dir", self.upload_dir]
         cmd += list(args)
