@@ -13,17 +13,6 @@ namespace gust::testing {
 
 namespace {
 
-bool iequal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = char(x + 32);
-        if (y >= 'A' && y <= 'Z') y = char(y + 32);
-        if (x != y) return false;
-    }
-    return true;
-}
-
 Task<> exchange(uint16_t port, std::string_view request, std::string* out, std::string* error, bool* done) {
     auto addr = port::parse_ip("127.0.0.1", port);
     auto fd = port::tcp_connect(*addr);
@@ -59,13 +48,13 @@ Task<> exchange(uint16_t port, std::string_view request, std::string* out, std::
 
 std::string TestResponse::header(std::string_view name) const {
     for (auto& h : headers)
-        if (iequal(h.first, name)) return h.second;
+        if (http::iequals(h.first, name)) return h.second;
     return {};
 }
 
 bool TestResponse::has_header(std::string_view name) const {
     for (auto& h : headers)
-        if (iequal(h.first, name)) return true;
+        if (http::iequals(h.first, name)) return true;
     return false;
 }
 
@@ -101,8 +90,8 @@ TestResponse TestServer::request(std::string_view method, std::string_view targe
     bool has_length = false;
     for (auto& h : headers) {
         req.append(h).append("\r\n");
-        if (iequal(std::string_view(h).substr(0, 15), "content-length:") ||
-            iequal(std::string_view(h).substr(0, 18), "transfer-encoding:"))
+        if (http::iequals(std::string_view(h).substr(0, 15), "content-length:") ||
+            http::iequals(std::string_view(h).substr(0, 18), "transfer-encoding:"))
             has_length = true;
     }
     if (!body.empty() && !has_length) req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
@@ -148,7 +137,7 @@ TestResponse TestServer::parse(std::string_view raw, bool head_request) {
         r.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
     }
     if (head_request || r.status == 204 || r.status == 304) return r;
-    if (iequal(r.header("Transfer-Encoding"), "chunked")) {
+    if (http::iequals(r.header("Transfer-Encoding"), "chunked")) {
         for (;;) {
             size_t eol = rest.find("\r\n");
             if (eol == std::string_view::npos) {

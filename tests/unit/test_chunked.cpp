@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 #include <gust/http_parser.hpp>
 
+#include "guarded.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -18,31 +20,6 @@ using namespace gust::http;
 
 namespace {
 
-// A writable buffer whose usable bytes end at an inaccessible page.
-class GuardedSpan {
-public:
-    explicit GuardedSpan(size_t cap) {
-        page_ = size_t(sysconf(_SC_PAGESIZE));
-        size_ = (cap + page_ - 1) / page_ * page_ + page_;
-        mem_ = static_cast<char*>(mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        REQUIRE(mem_ != MAP_FAILED);
-        REQUIRE(mprotect(mem_ + size_ - page_, page_, PROT_NONE) == 0);
-    }
-    ~GuardedSpan() { munmap(mem_, size_); }
-    GuardedSpan(const GuardedSpan&) = delete;
-    GuardedSpan& operator=(const GuardedSpan&) = delete;
-    // Copies `s` so that its last byte is the last accessible byte.
-    std::span<char> place(std::string_view s) {
-        char* p = mem_ + size_ - page_ - s.size();
-        if (!s.empty()) std::memmove(p, s.data(), s.size());
-        return {p, s.size()};
-    }
-
-private:
-    char* mem_ = nullptr;
-    size_t size_ = 0;
-    size_t page_ = 0;
-};
 
 struct Row {
     const char* name;
@@ -63,7 +40,7 @@ std::string failed(const ChunkResult& r) {
 
 // Zero-copy: next() over the input fed in pieces of `step` bytes (0 = all at once).
 std::string by_next(const Row& row, size_t step) {
-    GuardedSpan g(row.in.size() + 1);
+    gust_test::Guarded g(row.in.size() + 1);
     ChunkedDecoder d(row.limits);
     std::string body;
     size_t pos = 0;
@@ -87,7 +64,7 @@ std::string by_next(const Row& row, size_t step) {
 
 // In place, as a server would: each read is appended after the still-undecoded bytes.
 std::string in_place(const Row& row, size_t split) {
-    GuardedSpan g(row.in.size() + 1);
+    gust_test::Guarded g(row.in.size() + 1);
     ChunkedDecoder d(row.limits);
     std::string body, pending;
     size_t parts[2] = {split, row.in.size() - split};
@@ -113,7 +90,7 @@ std::string in_place(const Row& row, size_t split) {
 
 // Into a caller's span of `room` bytes at a time.
 std::string into_span(const Row& row, size_t room) {
-    GuardedSpan g(row.in.size() + 1), o(room);
+    gust_test::Guarded g(row.in.size() + 1), o(room);
     ChunkedDecoder d(row.limits);
     std::span<char> in = g.place(row.in);
     std::span<char> out = o.place(std::string(room, '\0'));

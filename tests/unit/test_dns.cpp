@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "guarded.hpp"
 #include "test_support.hpp"
 
 using namespace gust;
@@ -363,24 +364,6 @@ struct Fixture {
     ResolverOptions options() const { return cfg.options(server.port); }
 };
 
-// Places `b` at the very end of a readable page followed by an inaccessible one,
-// so that any read past the end faults at once.
-struct GuardedBuffer {
-    uint8_t* base = nullptr;
-    size_t page = size_t(::sysconf(_SC_PAGESIZE));
-    GuardedBuffer() {
-        void* p = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        REQUIRE(p != MAP_FAILED);
-        base = static_cast<uint8_t*>(p);
-        REQUIRE(::mprotect(base + page, page, PROT_NONE) == 0);
-    }
-    ~GuardedBuffer() { ::munmap(base, 2 * page); }
-    std::span<const uint8_t> place(const uint8_t* data, size_t n) {
-        uint8_t* at = base + page - n;
-        if (n) std::memcpy(at, data, n);
-        return {at, n};
-    }
-};
 
 }  // namespace
 
@@ -615,7 +598,7 @@ TEST_CASE("dns: malformed responses are rejected, whole and cut at every byte, w
         {"CNAME chain too long", with_answers(uint16_t(kMaxCnameHops + 2), long_chain)},
         {"header only", Bytes{0, 7, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0}},
     };
-    GuardedBuffer guard;
+    gust_test::Guarded guard(1 << 16);
     Name www = name_of("www.example.com");
     for (auto& row : rows) {
         CAPTURE(row.what);

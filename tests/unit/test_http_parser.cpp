@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 #include <gust/http_parser.hpp>
 
+#include "guarded.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,31 +22,6 @@ using namespace gust::http;
 
 namespace {
 
-// A buffer whose usable bytes end at an inaccessible page.
-class Guarded {
-public:
-    explicit Guarded(size_t cap) {
-        page_ = size_t(sysconf(_SC_PAGESIZE));
-        size_ = (cap + page_ - 1) / page_ * page_ + page_;
-        mem_ = static_cast<char*>(mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        REQUIRE(mem_ != MAP_FAILED);
-        REQUIRE(mprotect(mem_ + size_ - page_, page_, PROT_NONE) == 0);
-    }
-    ~Guarded() { munmap(mem_, size_); }
-    Guarded(const Guarded&) = delete;
-    Guarded& operator=(const Guarded&) = delete;
-    // Copies `s` so that its last byte is the last readable byte.
-    std::string_view place(std::string_view s) {
-        char* p = mem_ + size_ - page_ - s.size();
-        if (!s.empty()) std::memmove(p, s.data(), s.size());
-        return {p, s.size()};
-    }
-
-private:
-    char* mem_ = nullptr;
-    size_t size_ = 0;
-    size_t page_ = 0;
-};
 
 struct Row {
     const char* name;
@@ -111,8 +88,8 @@ std::string parse_whole(const Row& row, std::string_view buf) {
 
 void run_row(const Row& row) {
     INFO(row.name);
-    Guarded ga(row.in.size() + 1), gb(row.in.size() + 1);
-    std::string_view whole = ga.place(row.in);
+    gust_test::Guarded ga(row.in.size() + 1), gb(row.in.size() + 1);
+    std::string_view whole = ga.place_view(row.in);
     std::string expect = parse_whole(row, whole);
     ParserLimits lim{row.max_target, row.max_head};
 
@@ -121,7 +98,7 @@ void run_row(const Row& row) {
         std::vector<Header> hs(row.cap);
         RequestHead r;
         RequestParser p(lim);
-        std::string_view part = gb.place(std::string_view(row.in).substr(0, k));
+        std::string_view part = gb.place_view(std::string_view(row.in).substr(0, k));
         ParseResult first = p.parse(part, r, hs);
         std::string got = first.incomplete() ? outcome(p.parse(whole, r, hs), r, whole) : outcome(first, r, part);
         CHECK_MESSAGE(got == expect, "split at ", k);
@@ -134,7 +111,7 @@ void run_row(const Row& row) {
         RequestParser p(lim);
         std::string got;
         for (size_t k = 1; k <= row.in.size(); ++k) {
-            std::string_view buf = moving ? gb.place(std::string_view(row.in).substr(0, k)) : whole.substr(0, k);
+            std::string_view buf = moving ? gb.place_view(std::string_view(row.in).substr(0, k)) : whole.substr(0, k);
             got = outcome(p.parse(buf, r, hs), r, buf);
             if (got != "incomplete") break;
         }
@@ -288,8 +265,8 @@ TEST_CASE("http parser: every rejection has its status") {
 TEST_CASE("http parser: header lookup, body limit, repeat and reset") {
     std::string in = "POST /p HTTP/1.1\r\nhost: h\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n"
                      "Connection: Upgrade\r\nUpgrade: websocket\r\nExpect: 100-continue\r\n\r\nGET / HTTP/1.0\r\n\r\n";
-    Guarded g(in.size());
-    std::string_view buf = g.place(in);
+    gust_test::Guarded g(in.size());
+    std::string_view buf = g.place_view(in);
     Header hs[8];
     RequestHead r;
     RequestParser p;

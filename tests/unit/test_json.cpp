@@ -8,6 +8,8 @@
 
 #include <gust/json.hpp>
 
+#include "guarded.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -34,34 +36,11 @@ std::string write_one(const T& v) {
     return std::string(*r);
 }
 
-// Places bytes at the very end of a readable page followed by a PROT_NONE
-// page, so reading one byte past the input faults at once.
-class Guarded {
-public:
-    explicit Guarded(std::string_view s) {
-        page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        pages_ = (s.size() + page_ - 1) / page_ + 1;
-        void* m = mmap(nullptr, pages_ * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        REQUIRE(m != MAP_FAILED);
-        base_ = static_cast<char*>(m);
-        REQUIRE(mprotect(base_ + (pages_ - 1) * page_, page_, PROT_NONE) == 0);
-        char* at = base_ + (pages_ - 1) * page_ - s.size();
-        if (!s.empty()) memcpy(at, s.data(), s.size());
-        view_ = std::string_view(at, s.size());
-    }
-    ~Guarded() { munmap(base_, pages_ * page_); }
-    std::string_view view() const { return view_; }
-
-private:
-    size_t page_ = 0, pages_ = 0;
-    char* base_ = nullptr;
-    std::string_view view_;
-};
 
 // Renders the whole token stream: "{ k:a n:1 [ s:x t f z ] }" and "!" on error.
 std::string tokens(std::string_view doc, Error* err = nullptr, size_t* err_at = nullptr) {
-    Guarded g(doc);
-    JsonReader r(g.view());
+    gust_test::Guarded g(doc.size());
+    JsonReader r(g.place_view(doc));
     std::string out;
     for (int guard = 0; guard < 10000; ++guard) {
         JsonToken t = r.next();
@@ -481,8 +460,8 @@ TEST_CASE("json reader: mutated documents never crash") {
             }
             if (m.empty()) m = "x";
         }
-        Guarded g(m);
-        JsonReader r(g.view());
+        gust_test::Guarded g(m.size());
+        JsonReader r(g.place_view(m));
         int n = 0;
         for (JsonToken t = r.next(); t != JsonToken::end && t != JsonToken::error; t = r.next()) {
             if (t == JsonToken::key || t == JsonToken::string) {
