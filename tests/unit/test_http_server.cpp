@@ -1,6 +1,13 @@
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include <gust/http.hpp>
 #include <gust/testing.hpp>
@@ -221,10 +228,30 @@ TEST_CASE("server: no coroutine frame for a request is 503 with Retry-After") {
     Router app;
     REQUIRE(app.get("/hello", hello));
     TestOptions o = small_limits();
-    o.limits.frame_counts[5] = 0;  // no 4 KiB frames: a request cannot start
-    o.limits.frame_counts[6] = 0;
+    for (auto& count : o.limits.frame_counts) count = 0;  // no request can start
     TestServer srv(app, o);
-    auto r = srv.get("/hello");
+    // A blocking client on its own thread: the test kit's client would need a frame too.
+    std::atomic<bool> done{false};
+    std::string reply;
+    std::thread client([&] {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(srv.port());
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+            const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+            (void)::send(fd, req, sizeof req - 1, 0);
+            char buf[512];
+            ssize_t n;
+            while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, size_t(n));
+        }
+        ::close(fd);
+        done = true;
+    });
+    srv.loop().run_until([&] { return done.load(); }, std::chrono::seconds(10));
+    client.join();
+    auto r = TestServer::parse(reply);
     CHECK(r.status == 503);
     CHECK(r.header("Retry-After") == "1");
     CHECK(srv.server().stats().responses_5xx == 1);
