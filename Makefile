@@ -72,7 +72,7 @@ $$(BUILD)/$(1): $$($(1)_OBJS) $$(LIB)
 endef
 $(foreach e,$(EXAMPLES),$(eval $(call example_rules,$(e))))
 
-.PHONY: all run test check install size clean deps print-deps lib unit FORCE
+.PHONY: all run test check install size clean deps print-deps lib unit FORCE fuzz
 .DEFAULT_GOAL := all
 
 all: deps $(LIB) $(PROGRAMS)
@@ -154,3 +154,35 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(PROGRAM_OBJS:.o=.d)
+
+# ---- make fuzz: libFuzzer harnesses (clang only; deliberately not part of test) ----
+# `make fuzz FUZZ_SECONDS=N` builds build/fuzz/<harness> from each parser's own
+# sources and runs each for N seconds on a copy of tests/fuzz/corpus/<harness>.
+FUZZ_SECONDS ?= 30
+ifeq ($(origin FUZZ_CXX),undefined)
+FUZZ_CXX := $(shell command -v clang++-14 || command -v clang++)
+endif
+FUZZ_OUT := build/fuzz
+FUZZ_FLAGS := -std=c++20 -fno-exceptions -fno-rtti -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iport
+FUZZ_HARNESSES := http_request chunked json dns url
+FUZZ_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_OUT)/%)
+
+ifeq ($(FUZZ_CXX),)
+fuzz:
+	@echo "make fuzz needs clang with libFuzzer: apt-get install clang libclang-rt-14-dev"
+else
+fuzz: $(FUZZ_BINS)
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+endif
+
+# The gust sources each harness needs (explicit and minimal).
+$(FUZZ_OUT)/http_request: src/http/request_parser.cpp src/error.cpp
+$(FUZZ_OUT)/chunked: src/http/chunked.cpp src/http/request_parser.cpp src/error.cpp
+$(FUZZ_OUT)/json: src/json_reader.cpp src/json_writer.cpp src/error.cpp
+$(FUZZ_OUT)/dns: src/dns/dns_message.cpp src/error.cpp
+$(FUZZ_OUT)/url: src/http/router.cpp src/error.cpp
+
+$(FUZZ_OUT)/%: tests/fuzz/%.cpp tests/fuzz/fuzz_check.hpp $(wildcard include/gust/*.hpp)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) $(filter %.cpp,$^) -o $@
