@@ -191,6 +191,10 @@ Result<Question> parse_question(std::span<const uint8_t> msg) {
 }
 
 Result<Answer> parse_response(std::span<const uint8_t> msg, uint16_t id, const Name& name, uint16_t qtype) {
+    // Only address records fit an IpAddress (found by the dns fuzzer: a TXT
+    // answer to a TXT question was copied into the 16-byte address).
+    if (qtype != kTypeA && qtype != kTypeAaaa)
+        return Error(Errc::invalid_argument, "dns: only A and AAAA answers are parsed");
     if (msg.size() < kHeader) return malformed("dns: answer shorter than a header");
     uint16_t flags = get16(&msg[2]);
     if (get16(&msg[0]) != id) return not_ours("dns: answer with another ID");
@@ -233,7 +237,7 @@ Result<Answer> parse_response(std::span<const uint8_t> msg, uint16_t id, const N
             (void)read_record(msg, pos, rr);  // validated above
             if (rr.rclass != kClassIn || !(rr.owner == target)) continue;
             if (rr.type == qtype) {
-                if (a.count < kMaxAddresses) {
+                if (a.count < kMaxAddresses && rr.rdlength <= sizeof(IpAddress::bytes)) {
                     IpAddress ip;
                     ip.length = uint8_t(rr.rdlength);
                     std::memcpy(ip.bytes, &msg[rr.rdata], rr.rdlength);

@@ -940,3 +940,17 @@ TEST_CASE("dns: cancelling a lookup with with_timeout closes its socket and canc
     REQUIRE(fds_after.ok());
     CHECK(*fds_after == *fds_before);
 }
+
+TEST_CASE("dns: parse_response refuses non-address question types (fuzzer regression)") {
+    // Found by tests/fuzz/dns.cpp: a TXT (or CNAME) answer to a question of the
+    // same type was copied into the 16-byte IpAddress. Inputs kept in
+    // tests/fuzz/crashes/dns/.
+    constexpr uint16_t kTypeTxt = 16;
+    Bytes txt = with_answers(1, rr(ptr(12), kTypeTxt, Bytes(200, 'x')));
+    txt[12 + 17] = 0;  // the question's type (after the 17-byte name): TXT
+    txt[12 + 18] = kTypeTxt;
+    auto r = parse_response(txt, 7, name_of("www.example.com"), kTypeTxt);
+    CHECK(r.error().code == Errc::invalid_argument);
+    auto c = parse_response(txt, 7, name_of("www.example.com"), kTypeCname);
+    CHECK(c.error().code == Errc::invalid_argument);
+}
