@@ -175,25 +175,39 @@ struct FakeServer {
     }
     // Binds UDP (and TCP when `tcp`) on ip:port (port 0: ephemeral).
     bool start(const char* ip, uint16_t want_port = 0, bool tcp = true) {
-        auto a = port::parse_ip(ip, want_port);
-        if (!a) return false;
-        auto fd = port::udp_open(*a);
-        if (!fd) return false;
-        udp = *fd;
-        port = port::local_address(udp)->port();
-        udp_watch = *loop.add_watch(udp);
-        (void)loop.on_readable(udp_watch, [this] { on_udp(); });
-        auto o = port::udp_open(sock("127.0.0.1:0"));
-        other = o ? *o : -1;
-        if (tcp) {
-            a->set_port(port);
-            auto l = port::tcp_listen(*a, 8);
-            if (!l) return false;
-            listener = *l;
-            listen_watch = *loop.add_watch(listener);
-            (void)loop.on_readable(listen_watch, [this] { on_accept(); });
+        // UDP and TCP must share a port number; the kernel picks the UDP one,
+        // and that number can be taken for TCP: then try another.
+        for (int attempt = 0; attempt < 50; ++attempt) {
+            auto a = port::parse_ip(ip, want_port);
+            if (!a) return false;
+            auto fd = port::udp_open(*a);
+            if (!fd) return false;
+            uint16_t p = port::local_address(*fd)->port();
+            int l = -1;
+            if (tcp) {
+                a->set_port(p);
+                auto lr = port::tcp_listen(*a, 8);
+                if (!lr) {
+                    port::close(*fd);
+                    if (want_port) return false;
+                    continue;
+                }
+                l = *lr;
+            }
+            udp = *fd;
+            port = p;
+            udp_watch = *loop.add_watch(udp);
+            (void)loop.on_readable(udp_watch, [this] { on_udp(); });
+            auto o = port::udp_open(sock("127.0.0.1:0"));
+            other = o ? *o : -1;
+            if (tcp) {
+                listener = l;
+                listen_watch = *loop.add_watch(listener);
+                (void)loop.on_readable(listen_watch, [this] { on_accept(); });
+            }
+            return true;
         }
-        return true;
+        return false;
     }
     const Rule* find(const Question& q) const {
         char buf[256];
