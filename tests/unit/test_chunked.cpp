@@ -1,9 +1,6 @@
 // Chunked decoder tests: one table row per case, each decoded whole (zero-copy
 // and in place), split at every byte boundary, byte by byte, and into tiny
 // output spans, with every input ending right before a PROT_NONE page.
-#ifndef DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS  // REQUIRE ends the run (see main.cpp)
-#endif
 #include <doctest/doctest.h>
 #include <gust/http_parser.hpp>
 

@@ -2,9 +2,6 @@
 // guard page), the config parsers, and the Resolver against a fake DNS server
 // that runs on the same Loop (UDP on 127.0.0.1:<ephemeral>, plus TCP on the
 // same port for truncated answers). The fake clock makes timeouts instant.
-#ifndef DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#endif
 #include <doctest/doctest.h>
 
 #include <gust/dns.hpp>

@@ -2,9 +2,6 @@
 // every byte boundary, and byte by byte (in a growing buffer and in a buffer
 // that moves every call), always with the input's last byte right before a
 // PROT_NONE page so any over-read faults at once.
-#ifndef DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS  // REQUIRE ends the run (see main.cpp)
-#endif
 #include <doctest/doctest.h>
 #include <gust/http_parser.hpp>
 

@@ -1,9 +1,6 @@
 // JsonWriter and JsonReader: escaping, numbers, nesting, overflow at every
 // buffer size, misuse, strict grammar tables, truncation at every byte against
 // a guard page, and writer -> reader round trips.
-#ifndef DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#endif
 #include <doctest/doctest.h>
 
 #include <gust/json.hpp>

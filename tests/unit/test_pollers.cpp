@@ -1,8 +1,5 @@
 // The same readiness checks run against every poller backend (poll, select,
 // epoll), so the loop can switch backends without changing behaviour.
-#ifndef DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#endif
 #include <doctest/doctest.h>
 
 #include <port.hpp>

@@ -1,8 +1,5 @@
 // Tests of the POSIX/Linux port against the real kernel: real sockets on
 // 127.0.0.1 (and ::1 when present) with ephemeral ports, real /proc files.
-#ifndef DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#endif
 #include <doctest/doctest.h>
 
 #include <port.hpp>

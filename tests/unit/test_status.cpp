@@ -2,9 +2,6 @@
 // the JSON members parsed back, the Prometheus text checked line by line
 // against a strict reading of exposition format 0.0.4, label escaping, every
 // short buffer size against a canary, and no heap use.
-#ifndef DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
-#endif
 #include <doctest/doctest.h>
 
 #include <gust/json.hpp>

@@ -70,16 +70,6 @@ std::string pattern(size_t n) {
     return s;
 }
 
-std::string file_contents(const std::string& path) {
-    std::string out;
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-    return out;
-}
 
 bool exists(const std::string& path) {
     struct stat st;
@@ -234,7 +224,7 @@ TEST_CASE("statusd: upload stores the body with its SHA-256") {
         auto got = json_find(r.body, "sha256");
         REQUIRE(got);
         CHECK(got->text == sha);
-        CHECK(file_contents(file) == body);
+        CHECK(gust_test::read_file(file) == body);
     }
     SUBCASE("without X-Expected-SHA256 the digest is reported, not checked") {
         auto r = srv.request("PUT", "/api/upload/fw.bin", body);

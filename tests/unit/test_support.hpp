@@ -1,6 +1,9 @@
 // Shared helpers for gust's unit tests.
 #pragma once
 
+#include <cstdio>
+#include <string>
+
 #include <gust/gust.hpp>
 
 #include "port.hpp"
@@ -30,5 +33,17 @@ struct FakeClock {
     ~FakeClock() { gust::port::fake_clock_disable(); }
     void advance(gust::Duration d) { gust::port::fake_clock_advance(d.count()); }
 };
+
+// The whole file at `path`, or "" when it cannot be read.
+inline std::string read_file(const std::string& path) {
+    std::string out;
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+    return out;
+}
 
 }  // namespace gust_test

@@ -44,16 +44,6 @@ struct TempDir {
     std::string file(const char* name) const { return std::string(path) + "/" + name; }
 };
 
-std::string read_file(const std::string& path) {
-    std::string out;
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-    return out;
-}
 
 constexpr std::string_view kHost = "device.test";
 constexpr std::string_view kIps[] = {"127.0.0.1", "::1"};
@@ -196,8 +186,8 @@ struct Certs {
 TEST_CASE("tls: the self-signed device certificate is generated once and reused") {
     TempDir dir;
     REQUIRE(ensure_self_signed(dir.path, device_opts()));
-    std::string cert1 = read_file(dir.file("cert.pem"));
-    std::string key1 = read_file(dir.file("key.pem"));
+    std::string cert1 = gust_test::read_file(dir.file("cert.pem"));
+    std::string key1 = gust_test::read_file(dir.file("key.pem"));
     CHECK(cert1.find("BEGIN CERTIFICATE") != std::string::npos);
     CHECK(key1.find("PRIVATE KEY") != std::string::npos);
     struct stat st;
@@ -206,8 +196,8 @@ TEST_CASE("tls: the self-signed device certificate is generated once and reused"
     CHECK(access(dir.file("key.pem.tmp").c_str(), F_OK) != 0);
 
     REQUIRE(ensure_self_signed(dir.path, device_opts()));  // the next start
-    CHECK(read_file(dir.file("cert.pem")) == cert1);
-    CHECK(read_file(dir.file("key.pem")) == key1);
+    CHECK(gust_test::read_file(dir.file("cert.pem")) == cert1);
+    CHECK(gust_test::read_file(dir.file("key.pem")) == key1);
 
     // The certificate says what it should.
     mbedtls_x509_crt crt;
@@ -224,7 +214,7 @@ TEST_CASE("tls: the self-signed device certificate is generated once and reused"
 
     // A new hostname replaces it; bad input is refused.
     REQUIRE(ensure_self_signed(dir.path, device_opts("other.test")));
-    CHECK(read_file(dir.file("cert.pem")) != cert1);
+    CHECK(gust_test::read_file(dir.file("cert.pem")) != cert1);
     CHECK(ensure_self_signed(dir.path, device_opts("bad host")).error().code == Errc::invalid_argument);
     DeviceCertOptions bad_ip = device_opts();
     std::string_view ips[] = {"300.1.1.1"};
@@ -355,7 +345,7 @@ TEST_CASE("tls: client verification") {
         CHECK(std::string(p.hs_client.error.message) == "certificate expired");
         // ensure_self_signed() replaces an expired pair.
         REQUIRE(ensure_self_signed(old.path, device_opts()));
-        CHECK(read_file(old.file("cert.pem")) != read_file(certs.cert()));
+        CHECK(gust_test::read_file(old.file("cert.pem")) != gust_test::read_file(certs.cert()));
         mbedtls_x509_crt crt;
         mbedtls_x509_crt_init(&crt);
         REQUIRE(mbedtls_x509_crt_parse_file(&crt, old.file("cert.pem").c_str()) == 0);
@@ -433,7 +423,7 @@ TEST_CASE("tls: RSA 2048 certificate and key from PEM files") {
     DeviceCertOptions o = device_opts();
     o.key = TlsKeyType::rsa_2048;
     REQUIRE(write_self_signed(dir.path, o));
-    CHECK(read_file(dir.file("key.pem")).find("BEGIN RSA PRIVATE KEY") != std::string::npos);
+    CHECK(gust_test::read_file(dir.file("key.pem")).find("BEGIN RSA PRIVATE KEY") != std::string::npos);
     TlsServerConfig server;
     REQUIRE(server.load(dir.file("cert.pem").c_str(), dir.file("key.pem").c_str()));
     std::string ca = dir.file("cert.pem");
@@ -567,7 +557,7 @@ TEST_CASE("tls: OpenSSL s_client interoperates (skipped without openssl)") {
     loop.remove_watch(*watch);
     port::close(*lfd);
 
-    std::string text = read_file(log);
+    std::string text = gust_test::read_file(log);
     CHECK(status == 0);
     CHECK(text.find("Verify return code: 0 (ok)") != std::string::npos);
     CHECK(text.find("X25519") != std::string::npos);
