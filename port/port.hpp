@@ -183,6 +183,9 @@ Result<Memory> memory();
 Result<size_t> hostname(std::span<char> out);
 // Temperatures from thermal zones under `thermal_dir`, up to out.size(); returns how many.
 Result<size_t> temperatures(std::span<Temperature> out, const char* thermal_dir);
+// The IPv4 and IPv6 addresses of this host's interfaces that are up (port 0,
+// link-local IPv6 skipped), up to out.size(); returns how many.
+Result<size_t> local_addresses(std::span<Address> out);
 // Network interfaces with byte and packet counters, up to out.size(); returns how many.
 Result<size_t> interfaces(std::span<Interface> out);
 // This process's resident set size in bytes.

@@ -8,4 +8,4 @@ BOARD_SYSROOT := /usr/arm-linux-gnueabihf
 # The cross libc must win over the multiarch one (libc6:armhf, pulled in by
 # libmbedtls-dev:armhf): mixing its libc with the cross loader crashes threads.
 BOARD_RUNNER := qemu-arm-static -L $(BOARD_SYSROOT) -E LD_LIBRARY_PATH=$(BOARD_SYSROOT)/lib:/usr/lib/arm-linux-gnueabihf
-BOARD_DEPS := g++-arm-linux-gnueabihf make pkg-config doctest-dev qemu-user-static libmbedtls-dev:armhf curl python3
+BOARD_DEPS := g++-arm-linux-gnueabihf make pkg-config doctest-dev qemu-user-static libmbedtls-dev:armhf curl python3 openssl

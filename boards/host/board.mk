@@ -7,4 +7,4 @@ BOARD_MBEDTLS_PKG := libmbedtls-dev
 # Runs a test binary on the build machine (empty: run it directly).
 BOARD_RUNNER :=
 # Debian packages the build and tests need here; `make deps` installs the missing ones.
-BOARD_DEPS := g++ make pkg-config doctest-dev libmbedtls-dev curl python3
+BOARD_DEPS := g++ make pkg-config doctest-dev libmbedtls-dev curl python3 openssl

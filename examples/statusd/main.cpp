@@ -7,6 +7,9 @@
 
 #include <gust/gust.hpp>
 #include <gust/http.hpp>
+#include <gust/tls.hpp>
+
+#include "port.hpp"
 
 #include "routes.hpp"
 
@@ -16,18 +19,63 @@ namespace {
 
 int usage(FILE* to) {
     std::fprintf(to,
-                 "usage: statusd [--http ADDR:PORT] [--max-conns N] [--upload-dir DIR]\n"
-                 "               [--log-level debug|info|warn|error] [--help]\n"
-                 "  --http ADDR:PORT   listen address (default 127.0.0.1:8080; port 0 picks one)\n"
+                 "usage: statusd [--http ADDR:PORT] [--https ADDR:PORT [--cert FILE --key FILE] [--state-dir DIR]]\n"
+                 "               [--max-conns N] [--upload-dir DIR] [--log-level debug|info|warn|error] [--help]\n"
+                 "  --http ADDR:PORT   listen address (default 127.0.0.1:8080; port 0 picks one; 'off' for none)\n"
+                 "  --https ADDR:PORT  also serve HTTPS there\n"
+                 "  --cert FILE        PEM certificate chain for --https (with --key)\n"
+                 "  --key FILE         PEM private key for --https (ECDSA or RSA)\n"
+                 "  --state-dir DIR    without --cert/--key: where the self-signed device certificate\n"
+                 "                     is made on first start and reused (default ./state)\n"
+                 "  --handshake-timeout-ms N  drop TLS clients that have not finished the handshake (default 10000)\n"
                  "  --max-conns N      most simultaneous connections (default: the board's limit)\n"
                  "  --upload-dir DIR   where PUT /api/upload/{name} stores files (default ./uploads)\n");
     return to == stdout ? 0 : 2;
+}
+
+// Loads --cert/--key, or makes (first start) / reuses the self-signed device
+// certificate: CN = hostname, SANs = hostname plus the listening IPs (every
+// local address when listening on a wildcard).
+Result<void> load_tls(TlsServerConfig& tls, const char* https_addr, const char* cert, const char* key,
+                      const char* state_dir) {
+    if (cert || key) {
+        if (!cert || !key) return Error(Errc::invalid_argument, "--cert and --key go together");
+        return tls.load(cert, key);
+    }
+    char host[256];
+    auto hn = port::hostname(host);
+    if (!hn || *hn == 0) std::snprintf(host, sizeof host, "localhost");
+    auto listen = port::parse_address(https_addr);
+    if (!listen) return listen.error();
+    constexpr size_t kMaxIps = 16;
+    port::Address addrs[kMaxIps];
+    size_t n = 0;
+    char listen_ip[64];
+    port::format_ip(*listen, listen_ip);
+    if (std::strcmp(listen_ip, "0.0.0.0") == 0 || std::strcmp(listen_ip, "::") == 0) {
+        auto got = port::local_addresses(addrs);
+        if (got) n = *got;
+    } else {
+        addrs[n++] = *listen;
+    }
+    char ip_text[kMaxIps][64];
+    std::string_view ips[kMaxIps];
+    for (size_t i = 0; i < n; ++i) ips[i] = std::string_view(ip_text[i], port::format_ip(addrs[i], ip_text[i]));
+    DeviceCertOptions opts;
+    opts.hostname = host;
+    opts.ips = std::span<const std::string_view>(ips, n);
+    return tls.load_self_signed(state_dir, opts);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     const char* http_addr = "127.0.0.1:8080";
+    const char* https_addr = nullptr;
+    const char* cert = nullptr;
+    const char* key = nullptr;
+    const char* state_dir = "./state";
+    long handshake_ms = 10000;
     Limits limits;
     StatusdContext ctx;
     for (int i = 1; i < argc; ++i) {
@@ -35,7 +83,18 @@ int main(int argc, char** argv) {
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
         if (std::strcmp(a, "--help") == 0) return usage(stdout);
         if (!v) return usage(stderr);
-        if (std::strcmp(a, "--http") == 0) http_addr = v;
+        if (std::strcmp(a, "--http") == 0) http_addr = std::strcmp(v, "off") == 0 ? nullptr : v;
+        else if (std::strcmp(a, "--https") == 0) https_addr = v;
+        else if (std::strcmp(a, "--cert") == 0) cert = v;
+        else if (std::strcmp(a, "--key") == 0) key = v;
+        else if (std::strcmp(a, "--state-dir") == 0) state_dir = v;
+        else if (std::strcmp(a, "--handshake-timeout-ms") == 0) {
+            handshake_ms = std::strtol(v, nullptr, 10);
+            if (handshake_ms < 1 || handshake_ms > 600000) {
+                std::fprintf(stderr, "statusd: --handshake-timeout-ms must be 1..600000\n");
+                return 2;
+            }
+        }
         else if (std::strcmp(a, "--max-conns") == 0) {
             long n = std::strtol(v, nullptr, 10);
             if (n < 1 || n > 1000000) {
@@ -65,17 +124,38 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    http::Server server(loop, app, {.http = http_addr});
+    if (!http_addr && !https_addr) {
+        std::fprintf(stderr, "statusd: nothing to serve: --http off and no --https\n");
+        return 2;
+    }
+    TlsServerConfig tls;
+    if (https_addr) {
+        if (auto r = load_tls(tls, https_addr, cert, key, state_dir); !r) {
+            std::fprintf(stderr, "statusd: --https: %s\n", r.error().message);
+            return 1;
+        }
+    }
+    http::ServerOptions options;
+    options.http = http_addr;
+    options.https = https_addr;
+    options.tls = https_addr ? &tls : nullptr;
+    options.handshake_timeout = std::chrono::milliseconds(handshake_ms);
+    http::Server server(loop, app, options);
     if (!server.status()) {
-        std::fprintf(stderr, "statusd: cannot serve on %s: %s\n", http_addr, server.status().error().message);
+        std::fprintf(stderr, "statusd: cannot serve: %s\n", server.status().error().message);
         return 1;
     }
     ctx.server = &server;
     loop.on_stop_signal([&] { server.shutdown([&] { loop.stop(); }); });
     // The port line is what scripts and tests wait for (port 0 picks one).
-    std::printf("statusd listening on port %u\n", unsigned(server.port()));
+    if (https_addr)
+        std::printf("statusd listening on port %u, https port %u\n", unsigned(server.port()),
+                    unsigned(server.tls_port()));
+    else
+        std::printf("statusd listening on port %u\n", unsigned(server.port()));
     std::fflush(stdout);
-    log_info("statusd: http://%s/ (poller %s, %u connections)", http_addr, loop.poller_name(),
-             unsigned(loop.limits().max_connections));
+    if (http_addr) log_info("statusd: http://%s/", http_addr);
+    if (https_addr) log_info("statusd: https://%s/", https_addr);
+    log_info("statusd: poller %s, %u connections", loop.poller_name(), unsigned(loop.limits().max_connections));
     return loop.run();
 }

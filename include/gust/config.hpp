@@ -22,6 +22,16 @@
 #define GUST_MAX_CONNECTIONS 256
 #endif
 
+// TLS connections a server holds at once (each costs mbedTLS's record buffers,
+// about 33 KiB with stock mbedTLS 2.28), and handshakes in progress at once
+// (each costs the buffers plus ECDHE/ECDSA work): the flood guard.
+#ifndef GUST_MAX_TLS_CONNECTIONS
+#define GUST_MAX_TLS_CONNECTIONS 32
+#endif
+#ifndef GUST_MAX_TLS_HANDSHAKES
+#define GUST_MAX_TLS_HANDSHAKES 8
+#endif
+
 // Most file descriptors the loop watches at once.
 #ifndef GUST_MAX_WATCHES
 #define GUST_MAX_WATCHES 300

@@ -5,6 +5,12 @@
 //   http::Server server(loop, app, {.http = "0.0.0.0:8080"});
 //   return loop.run();
 //
+// HTTPS: build a TlsServerConfig once (<gust/tls.hpp>) and name a second
+// listener; both listeners share the connection pool and the router:
+//
+//   TlsServerConfig tls;  tls.load("/etc/gust/cert.pem", "/etc/gust/key.pem");
+//   http::Server server(loop, app, {.http = "0.0.0.0:80", .https = "0.0.0.0:443", .tls = &tls});
+//
 // Memory: max_connections connection slots and a BufferPool are reserved at
 // construction. A connection borrows an input buffer while a request is in
 // flight and an output buffer while a response is built; an idle keep-alive
@@ -38,6 +44,9 @@
 #endif
 
 namespace gust {
+
+class TlsServerConfig;
+class TlsStream;
 
 namespace http {
 class Server;
@@ -149,8 +158,16 @@ namespace http {
 
 // Server settings. Zero/empty values take the defaults shown.
 struct ServerOptions {
-    const char* http = nullptr;           // "ADDR:PORT" to listen on, e.g. "0.0.0.0:8080" or "[::1]:0"
-    uint32_t max_connections = 0;         // 0: Limits::max_connections of the loop
+    const char* http = nullptr;           // plain-HTTP "ADDR:PORT", e.g. "0.0.0.0:8080" or "[::1]:0"; may be null with https
+    const char* https = nullptr;          // HTTPS "ADDR:PORT"; needs `tls`
+    TlsServerConfig* tls = nullptr;       // certificate and policy for `https`; must outlive the server
+    uint32_t max_connections = 0;         // 0: Limits::max_connections of the loop (plain and TLS together)
+    // TLS connections at once, and handshakes in progress at once (0: the
+    // loop's Limits). Past either, a new TLS connection is closed at accept
+    // (no bytes written) and counted in ServerStats::tls_refused.
+    uint32_t max_tls_connections = 0;
+    uint32_t max_tls_handshakes = 0;
+    Duration handshake_timeout = std::chrono::seconds(10);  // from accept to a finished TLS handshake
     uint32_t buffers = 0;                 // I/O buffers; 0: 2 per connection, at most 2048
     uint32_t buffer_size = GUST_HTTP_BUFFER_SIZE;  // bytes per buffer: bounds the request head and whole-body responses
     uint64_t max_body = 1u << 20;         // largest request body (413 above); routes may override
@@ -166,7 +183,7 @@ struct ServerOptions {
 // Counters for status pages; all since start.
 struct ServerStats {
     uint64_t connections_accepted = 0;
-    uint64_t connections_refused = 0;  // at the connection limit (503)
+    uint64_t connections_refused = 0;  // at the connection limit (503; TLS ones closed)
     uint32_t connections_open = 0;
     uint32_t connections_high_water = 0;
     uint64_t requests = 0;
@@ -177,6 +194,12 @@ struct ServerStats {
     uint32_t buffers_in_use = 0;
     uint32_t buffers_high_water = 0;
     uint32_t buffers_capacity = 0;
+    uint64_t tls_handshakes = 0;          // completed
+    uint64_t tls_handshake_failures = 0;  // failed or timed out (scanners, plain HTTP on the TLS port, ...)
+    uint64_t tls_refused = 0;             // closed at accept: TLS connection or handshake cap reached
+    uint64_t tls_handshake_ns = 0;        // time spent inside mbedTLS handshake steps (server CPU)
+    uint32_t tls_connections_open = 0;
+    uint32_t tls_handshakes_active = 0;
 };
 
 class Server {
@@ -188,8 +211,10 @@ public:
     Server& operator=(const Server&) = delete;
 
     Result<void> status() const;
-    // The listening port (useful after binding port 0).
+    // The plain-HTTP listening port (useful after binding port 0); 0 when none.
     uint16_t port() const;
+    // The HTTPS listening port; 0 when none.
+    uint16_t tls_port() const;
     // Counters for status pages and tests.
     ServerStats stats() const;
     // Stops accepting, closes idle connections, lets requests in flight finish

@@ -20,6 +20,8 @@ constexpr uint32_t frame_class_size(int i) { return 128u << i; }
 struct Limits {
     PollerKind poller = GUST_DEFAULT_POLLER;
     uint32_t max_connections = GUST_MAX_CONNECTIONS;  // server connections (issue-level users)
+    uint32_t max_tls_connections = GUST_MAX_TLS_CONNECTIONS;  // of those, TLS ones
+    uint32_t max_tls_handshakes = GUST_MAX_TLS_HANDSHAKES;    // TLS handshakes in progress at once
     uint32_t max_watches = GUST_MAX_WATCHES;          // fds watched by the loop at once
     uint32_t max_timers = GUST_MAX_TIMERS;            // pending timers, sleeps and timeouts
     uint32_t post_queue = GUST_POST_QUEUE;            // cross-thread post() queue capacity

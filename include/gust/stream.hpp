@@ -91,6 +91,9 @@ public:
     IoAwaiter write_all(std::span<const uint8_t> data, Duration timeout = kNoTimeout) {
         return IoAwaiter(*this, IoAwaiter::Kind::write_all, as_mutable(data), timeout);
     }
+    // True when bytes already received sit inside the stream (decrypted TLS
+    // records) where a readiness wait on the socket would not see them.
+    virtual bool has_buffered() const { return false; }
     // Sends end-of-stream (TCP FIN, or TLS close_notify then FIN); reading stays possible.
     virtual Result<void> shutdown();
     // Stops watching and closes the socket; pending operations must be gone.

@@ -186,6 +186,9 @@ public:
     const char* protocol() const;
     const char* ciphersuite() const;
 
+    // True when mbedTLS holds received bytes not read yet (a pipelined request
+    // inside an already-read record): readiness on the socket will not show them.
+    bool has_buffered() const override;
     // Sends close_notify, then FIN. Errc::again when the socket cannot take the
     // alert right now (call again once writable); reading stays possible.
     Result<void> shutdown() override;

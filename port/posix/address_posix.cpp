@@ -3,6 +3,8 @@
 #include <port.hpp>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -178,6 +180,34 @@ size_t format_address(const Address& addr, std::span<char> out) {
     p += port_len;
     *p = '\0';
     return total;
+}
+
+Result<size_t> local_addresses(std::span<Address> out) {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return Error(Errc::io, "getifaddrs failed");
+    size_t n = 0;
+    for (ifaddrs* i = list; i && n < out.size(); i = i->ifa_next) {
+        if (!i->ifa_addr || !(i->ifa_flags & IFF_UP)) continue;
+        int family = i->ifa_addr->sa_family;
+        socklen_t len;
+        if (family == AF_INET) {
+            len = sizeof(sockaddr_in);
+        } else if (family == AF_INET6) {
+            // fe80::/10 needs a scope to mean anything; no certificate names one.
+            const auto* a6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+            if (IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr)) continue;
+            len = sizeof(sockaddr_in6);
+        } else {
+            continue;
+        }
+        Address a;
+        std::memcpy(a.storage, i->ifa_addr, len);
+        a.length = uint32_t(len);
+        a.set_port(0);
+        out[n++] = a;
+    }
+    freeifaddrs(list);
+    return n;
 }
 
 }  // namespace gust::port

@@ -27,7 +27,7 @@ void compact_body(Connection& c) {
 
 Task<Result<void>> send_continue(Connection& c) {
     c.expect_continue = false;
-    auto r = co_await c.stream.write_all(std::span<const uint8_t>(kContinue, sizeof kContinue - 1),
+    auto r = co_await c.io->write_all(std::span<const uint8_t>(kContinue, sizeof kContinue - 1),
                                          c.server->options.write_timeout);
     if (!r) co_return r.error();
     co_return Result<void>();
@@ -43,7 +43,7 @@ Error body_error(Connection& c, uint16_t status, Errc code, const char* msg) {
 // Reads body bytes from the socket into `into`, mapping a stall to 408 and an
 // early end of stream to 400 (both close the connection after the answer).
 Task<Result<size_t>> receive_body(Connection& c, std::span<uint8_t> into) {
-    auto r = co_await c.stream.read(into, c.body_timeout);
+    auto r = co_await c.io->read(into, c.body_timeout);
     if (!r) {
         if (r.error().code == Errc::timeout) co_return body_error(c, 408, Errc::timeout, "http: request body stalled");
         co_return r.error();

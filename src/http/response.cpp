@@ -221,14 +221,14 @@ Task<Result<void>> Response::write(std::span<const uint8_t> data) {
     if (chunked_) {
         char line[24];
         int n = std::snprintf(line, sizeof line, "%zx\r\n", data.size());
-        auto r = co_await c.stream.write_all(std::span<const uint8_t>(reinterpret_cast<uint8_t*>(line), size_t(n)),
+        auto r = co_await c.io->write_all(std::span<const uint8_t>(reinterpret_cast<uint8_t*>(line), size_t(n)),
                                              c.server->options.write_timeout);
         if (!r) co_return r.error();
     }
-    auto r = co_await c.stream.write_all(data, c.server->options.write_timeout);
+    auto r = co_await c.io->write_all(data, c.server->options.write_timeout);
     if (!r) co_return r.error();
     if (chunked_) {
-        auto e = co_await c.stream.write_all(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("\r\n"), 2),
+        auto e = co_await c.io->write_all(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("\r\n"), 2),
                                              c.server->options.write_timeout);
         if (!e) co_return e.error();
     }
@@ -250,7 +250,7 @@ Task<Result<void>> Response::finish() {
     complete_ = true;
     if (c.head_only) co_return Result<void>();
     if (chunked_) {
-        auto r = co_await c.stream.write_all(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("0\r\n\r\n"), 5),
+        auto r = co_await c.io->write_all(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("0\r\n\r\n"), 5),
                                              c.server->options.write_timeout);
         if (!r) co_return r.error();
     } else if (has_length_ && written_ != length_) {
@@ -312,7 +312,7 @@ void Server::Impl::count_status(uint16_t status) {
 Task<Result<void>> Server::Impl::flush(Connection& c) {
     if (c.out_len <= c.out_start) co_return Result<void>();
     size_t len = c.out_len - c.out_start;
-    auto r = co_await c.stream.write_all(std::span<const uint8_t>(c.out.data() + c.out_start, len),
+    auto r = co_await c.io->write_all(std::span<const uint8_t>(c.out.data() + c.out_start, len),
                                          options.write_timeout);
     c.out_len = c.out_start = 0;
     c.head_len = 0;
@@ -341,7 +341,7 @@ Task<Result<void>> Server::Impl::send_error(Connection& c, uint16_t status, cons
     if (n <= 0 || size_t(n) >= sizeof msg) co_return Error(Errc::too_large, "http: error response too long");
     size_t len = size_t(n);
     if (c.head_only) len -= size_t(body_len);
-    auto r = co_await c.stream.write_all(std::span<const uint8_t>(reinterpret_cast<uint8_t*>(msg), len),
+    auto r = co_await c.io->write_all(std::span<const uint8_t>(reinterpret_cast<uint8_t*>(msg), len),
                                          options.write_timeout);
     if (!r) co_return r.error();
     stats.bytes_out += len;

@@ -52,35 +52,58 @@ const char* Server::Impl::date_header() {
     return date;
 }
 
-void Server::Impl::write_busy(int fd) {
-    // One non-blocking write, best effort: a refused client gets no more of our time.
-    char msg[256];
-    int n = std::snprintf(msg, sizeof msg,
+int Server::Impl::busy_response(char* out, size_t size) {
+    int n = std::snprintf(out, size,
                           "HTTP/1.1 503 Service Unavailable\r\n%sServer: %s\r\nContent-Type: text/plain\r\n"
                           "Content-Length: 24\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
                           "503 Service Unavailable\n",
                           date_header(), options.server_name);
-    if (n > 0 && size_t(n) < sizeof msg)
-        (void)port::write(fd, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(msg), size_t(n)));
     ++stats.responses_5xx;
+    return n > 0 && size_t(n) < size ? n : 0;
+}
+
+void Server::Impl::write_busy(int fd) {
+    // One non-blocking write, best effort: a refused client gets no more of our time.
+    char msg[256];
+    int n = busy_response(msg, sizeof msg);
+    if (n > 0) (void)port::write(fd, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(msg), size_t(n)));
 }
 
 // ---- Accepting -------------------------------------------------------------------
 
-void Server::Impl::on_accept() {
+void Server::Impl::pause_accepting() {
+    for (Listener& l : listeners)
+        if (l.fd >= 0) (void)loop.on_readable(l.watch, nullptr);
+}
+
+void Server::Impl::resume_accepting() {
+    for (Listener& l : listeners)
+        if (l.fd >= 0) (void)loop.on_readable(l.watch, [this, &l] { on_accept(l); });
+}
+
+void Server::Impl::close_listeners() {
+    for (Listener& l : listeners) {
+        if (l.fd < 0) continue;
+        loop.remove_watch(l.watch);
+        port::close(l.fd);
+        l.fd = -1;
+    }
+}
+
+void Server::Impl::on_accept(Listener& l) {
     // Bounded per turn so a connection flood cannot starve the connections we have.
     for (int i = 0; i < 64; ++i) {
         port::Address peer;
-        auto fd = port::tcp_accept(listen_fd, &peer);
+        auto fd = port::tcp_accept(l.fd, &peer);
         if (!fd) {
             if (fd.error().code == Errc::again) return;
             if (fd.error().code == Errc::no_memory) {
                 // Out of fds: stop accepting for a moment instead of spinning.
                 log_warn("http: accept failed (%s); pausing accepts for 100 ms", fd.error().message);
-                (void)loop.on_readable(listen_watch, nullptr);
+                pause_accepting();
                 auto t = loop.call_later(std::chrono::milliseconds(100), [this] {
                     accept_backoff = TimerId();
-                    if (!draining) (void)loop.on_readable(listen_watch, [this] { on_accept(); });
+                    if (!draining) resume_accepting();
                 });
                 if (t) accept_backoff = *t;
                 return;
@@ -88,45 +111,84 @@ void Server::Impl::on_accept() {
             log_warn("http: accept failed: %s", fd.error().message);
             return;
         }
-        if (free_conn == UINT32_MAX) {
-            ++stats.connections_refused;
-            write_busy(*fd);
+        if (!open_connection(*fd, peer, l.tls)) {
+            // Plain HTTP gets a 503 it can read; a TLS client would only see
+            // garbage before its handshake, so it gets a bare close.
+            if (!l.tls) write_busy(*fd);
             (void)port::shutdown_write(*fd);
             port::close(*fd);
-            continue;
         }
-        open_connection(*fd, peer);
     }
 }
 
-void Server::Impl::open_connection(int fd, const port::Address& peer) {
+bool Server::Impl::open_connection(int fd, const port::Address& peer, bool tls) {
+    if (free_conn == UINT32_MAX) {
+        ++stats.connections_refused;
+        return false;
+    }
+    TlsStream* ts = nullptr;
+    if (tls) {
+        if (tls_free_count == 0 || stats.tls_handshakes_active >= max_handshakes) {
+            ++stats.tls_refused;
+            log_debug("http: TLS connection refused at accept (%u open, %u handshaking)",
+                      unsigned(stats.tls_connections_open), unsigned(stats.tls_handshakes_active));
+            return false;
+        }
+        ts = tls_free[--tls_free_count];
+    }
     Connection& c = conns[free_conn];
+    c.io = ts ? static_cast<Stream*>(ts) : &c.tcp;
+    (void)port::tcp_set_nodelay(fd, true);
+    if (auto r = c.io->attach(loop, fd); !r) {
+        log_warn("http: cannot watch a new connection: %s", r.error().message);
+        if (ts) tls_free[tls_free_count++] = ts;
+        c.io = &c.tcp;
+        ++stats.connections_refused;
+        return false;
+    }
+    if (ts) {
+        if (auto r = ts->start_server(*options.tls); !r) {
+            log_warn("http: cannot start TLS on a new connection: %s", r.error().message);
+            ts->close();  // closes the fd too
+            tls_free[tls_free_count++] = ts;
+            c.io = &c.tcp;
+            ++stats.tls_refused;
+            return true;  // the fd is gone already
+        }
+    }
     free_conn = c.next_free;
     c.in_use = true;
     c.serving = false;
     c.close_after = false;
     c.peer = peer;
-    (void)port::tcp_set_nodelay(fd, true);
-    if (auto r = c.stream.attach(loop, fd); !r) {
-        log_warn("http: cannot watch a new connection: %s", r.error().message);
-        ++stats.connections_refused;
-        write_busy(fd);
-        port::close(fd);
-        c.in_use = false;
-        c.next_free = free_conn;
-        free_conn = c.index;
-        return;
-    }
+    c.tls = ts;
     ++stats.connections_accepted;
     if (++stats.connections_open > stats.connections_high_water) stats.connections_high_water = stats.connections_open;
-    go_idle(c, options.header_timeout);
+    if (ts) {
+        ++stats.tls_connections_open;
+        ++stats.tls_handshakes_active;
+        c.handshaking = true;
+        c.handshake_deadline = loop.now() + options.handshake_timeout;
+        go_idle(c, options.handshake_timeout);
+    } else {
+        go_idle(c, options.header_timeout);
+    }
+    return true;
 }
 
 void Server::Impl::close_connection(Connection& c) {
     if (!c.in_use) return;
     if (c.idle_timer) loop.cancel(c.idle_timer);
     c.idle_timer = TimerId();
-    c.stream.close();
+    c.io->close();
+    if (c.tls) {
+        if (c.handshaking) --stats.tls_handshakes_active;
+        --stats.tls_connections_open;
+        tls_free[tls_free_count++] = c.tls;
+        c.tls = nullptr;
+    }
+    c.handshaking = false;
+    c.io = &c.tcp;
     c.in.reset();
     c.out.reset();
     c.json.reset();
@@ -149,6 +211,7 @@ void Server::Impl::go_idle(Connection& c, Duration timeout) {
     }
     auto t = loop.call_later(timeout, [this, &c] {
         c.idle_timer = TimerId();
+        if (c.handshaking) ++stats.tls_handshake_failures;  // never started: a silent client
         close_connection(c);
     });
     if (!t) {
@@ -156,14 +219,14 @@ void Server::Impl::go_idle(Connection& c, Duration timeout) {
         return;
     }
     c.idle_timer = *t;
-    (void)loop.on_readable(c.stream.watch(), [this, &c] { start_serving(c); });
+    (void)loop.on_readable(c.io->watch(), [this, &c] { start_serving(c); });
 }
 
 void Server::Impl::start_serving(Connection& c) {
     // This callback is destroyed by the next line: copy nothing from it after.
     Server::Impl* self = this;
     Connection* conn = &c;
-    (void)self->loop.on_readable(conn->stream.watch(), nullptr);
+    (void)self->loop.on_readable(conn->io->watch(), nullptr);
     if (conn->idle_timer) self->loop.cancel(conn->idle_timer);
     conn->idle_timer = TimerId();
     if (conn->task && !conn->task.done()) return;  // cannot happen: serving connections are not idle
@@ -178,9 +241,35 @@ void Server::Impl::start_serving(Connection& c) {
 }
 
 void Server::Impl::refuse_connection(Connection& c) {
-    write_busy(c.stream.fd());
-    (void)c.stream.shutdown();
+    // Through the stream, so an HTTPS client reads it too; before a TLS
+    // handshake there is nothing readable to say.
+    if (!c.handshaking) {
+        char msg[256];
+        int n = busy_response(msg, sizeof msg);
+        uint8_t need;
+        if (n > 0) (void)c.io->try_write(std::span<const uint8_t>(reinterpret_cast<uint8_t*>(msg), size_t(n)), need);
+    }
+    (void)c.io->shutdown();
     close_connection(c);
+}
+
+Task<Result<void>> Server::Impl::handshake(Connection& c) {
+    Duration left = c.handshake_deadline - loop.now();
+    if (left <= Duration(0)) left = Duration(1);
+    auto r = co_await c.tls->handshake(left);
+    stats.tls_handshake_ns += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           c.tls->handshake_time()).count());
+    c.handshaking = false;
+    --stats.tls_handshakes_active;
+    if (!r) {
+        ++stats.tls_handshake_failures;
+        char who[64];
+        port::format_address(c.peer, who);
+        log_info("http: TLS handshake with %s failed: %s", who, r.error().message);
+        co_return r.error();
+    }
+    ++stats.tls_handshakes;
+    co_return Result<void>();
 }
 
 // ---- Serving -------------------------------------------------------------------------
@@ -198,7 +287,7 @@ Task<Result<void>> Server::Impl::read_head(Connection& c, RequestParser& parser,
         }
         Duration left = deadline - loop.now();
         if (left <= Duration(0)) co_return Error(Errc::timeout, "http: request head timed out");
-        auto n = co_await c.stream.read(c.in.span().subspan(c.in_len), left);
+        auto n = co_await c.io->read(c.in.span().subspan(c.in_len), left);
         if (!n) co_return n.error();
         if (*n == 0) co_return Error(Errc::closed, "http: client closed");
         c.in_len += *n;
@@ -225,6 +314,20 @@ Task<Result<void>> Server::Impl::discard_body(Connection& c, const RequestHead& 
 }
 
 Task<> Server::Impl::serve(Connection& c) {
+    if (c.handshaking) {
+        auto hs = co_await handshake(c);
+        if (!hs) {
+            reap_later(c);
+            close_connection(c);
+            co_return;
+        }
+        if (!c.tls->has_buffered()) {
+            // Nothing sent yet: wait without a buffer, like any idle connection.
+            reap_later(c);
+            go_idle(c, options.header_timeout);
+            co_return;
+        }
+    }
     c.in = buffers->acquire();
     if (!c.in) {
         log_warn("http: all %zu buffers in use; answering 503", buffers->capacity());
@@ -343,14 +446,15 @@ Task<> Server::Impl::serve(Connection& c) {
             if (!r) c.close_after = true;
         }
         if (c.close_after || draining) break;
-        if (c.in_pos < c.in_len) continue;  // a pipelined request is waiting
+        // A pipelined request is waiting, in our buffer or inside a TLS record.
+        if (c.in_pos < c.in_len || c.io->has_buffered()) continue;
         // Idle: give the buffers back and end this coroutine.
         reap_later(c);
         go_idle(c, options.idle_timeout);
         co_return;
     }
     reap_later(c);
-    if (c.stream.is_open()) (void)c.stream.shutdown();
+    if (c.io->is_open()) (void)c.io->shutdown();
     close_connection(c);
 }
 
@@ -378,11 +482,7 @@ void Server::shutdown(Callback done) {
     if (s.draining) return;
     s.draining = true;
     s.drain_done = static_cast<Callback&&>(done);
-    if (s.listen_fd >= 0) {
-        s.loop.remove_watch(s.listen_watch);
-        port::close(s.listen_fd);
-        s.listen_fd = -1;
-    }
+    s.close_listeners();
     if (s.accept_backoff) s.loop.cancel(s.accept_backoff);
     log_info("http: draining %u connection(s)", unsigned(s.stats.connections_open));
     for (uint32_t i = 0; i < s.max_conns; ++i)
@@ -408,25 +508,36 @@ Server::Server(Loop& loop, Router& router, const ServerOptions& options)
     : impl_(new (std::nothrow) Impl(loop, router, options)) {
     if (!impl_) return;
     Impl& s = *impl_;
-    if (!options.http) {
-        s.error = Error(Errc::invalid_argument, "http: ServerOptions::http (ADDR:PORT) is required");
+    if (!options.http && !options.https) {
+        s.error = Error(Errc::invalid_argument, "http: ServerOptions::http or ::https (ADDR:PORT) is required");
         return;
     }
-    auto addr = port::parse_address(options.http);
-    if (!addr) {
-        s.error = addr.error();
-        log_error("http: bad listen address '%s': %s", options.http, addr.error().message);
+    if (options.https && (!options.tls || !options.tls->ready())) {
+        s.error = Error(Errc::invalid_argument, "http: ServerOptions::https needs a TlsServerConfig with a certificate");
+        log_error("%s", s.error.message);
         return;
     }
-    s.max_conns = options.max_connections ? options.max_connections : loop.limits().max_connections;
+    const Limits& limits = loop.limits();
+    s.max_conns = options.max_connections ? options.max_connections : limits.max_connections;
     uint32_t nbuf = options.buffers ? options.buffers : (2 * s.max_conns < 2048 ? 2 * s.max_conns : 2048);
-    // Start-up only: connection slots and buffers are reserved once.
+    if (options.https) {
+        s.max_tls = options.max_tls_connections ? options.max_tls_connections : limits.max_tls_connections;
+        if (s.max_tls > s.max_conns) s.max_tls = s.max_conns;
+        s.max_handshakes = options.max_tls_handshakes ? options.max_tls_handshakes : limits.max_tls_handshakes;
+    }
+    // Start-up only: connection slots, TLS streams and buffers are reserved once.
     s.conns = new (std::nothrow) Connection[s.max_conns];
     s.buffers = new (std::nothrow) BufferPool(nbuf, options.buffer_size);
-    if (!s.conns || !s.buffers || s.buffers->capacity() != nbuf) {
+    if (s.max_tls) {
+        s.tls_streams = new (std::nothrow) TlsStream[s.max_tls];
+        s.tls_free = new (std::nothrow) TlsStream*[s.max_tls];
+    }
+    if (!s.conns || !s.buffers || s.buffers->capacity() != nbuf || (s.max_tls && (!s.tls_streams || !s.tls_free))) {
         s.error = Error(Errc::no_memory, "http: cannot reserve connections and buffers");
         return;
     }
+    for (uint32_t i = 0; i < s.max_tls; ++i) s.tls_free[i] = &s.tls_streams[s.max_tls - 1 - i];
+    s.tls_free_count = s.max_tls;
     s.stats.buffers_capacity = nbuf;
     for (uint32_t i = 0; i < s.max_conns; ++i) {
         s.conns[i].server = &s;
@@ -443,22 +554,40 @@ Server::Server(Loop& loop, Router& router, const ServerOptions& options)
         log_warn("http: %u connections but only %u coroutine frames of 4 KiB or more: requests beyond %u at "
                  "once get 503 (raise Limits::frame_counts[5])",
                  unsigned(s.max_conns), unsigned(big_frames), unsigned(big_frames));
+    if (options.http) {
+        if (auto r = s.listen(s.listeners[0], options.http, false); !r) return;
+    }
+    if (options.https) {
+        if (auto r = s.listen(s.listeners[1], options.https, true); !r) return;
+    }
+    s.resume_accepting();
+}
+
+Result<void> Server::Impl::listen(Listener& l, const char* address, bool tls) {
+    auto addr = port::parse_address(address);
+    if (!addr) {
+        error = addr.error();
+        log_error("http: bad listen address '%s': %s", address, addr.error().message);
+        return error;
+    }
     auto fd = port::tcp_listen(*addr, 511);
     if (!fd) {
-        s.error = fd.error();
-        log_error("http: cannot listen on %s: %s", options.http, fd.error().message);
-        return;
+        error = fd.error();
+        log_error("http: cannot listen on %s: %s", address, fd.error().message);
+        return error;
     }
-    s.listen_fd = *fd;
-    auto local = port::local_address(s.listen_fd);
-    s.port = local ? local->port() : 0;
-    auto w = loop.add_watch(s.listen_fd);
+    auto w = loop.add_watch(*fd);
     if (!w) {
-        s.error = w.error();
-        return;
+        port::close(*fd);
+        error = w.error();
+        return error;
     }
-    s.listen_watch = *w;
-    (void)loop.on_readable(s.listen_watch, [&s] { s.on_accept(); });
+    l.fd = *fd;
+    l.watch = *w;
+    l.tls = tls;
+    auto local = port::local_address(l.fd);
+    l.port = local ? local->port() : 0;
+    return {};
 }
 
 Server::~Server() {
@@ -471,13 +600,12 @@ Server::~Server() {
     }
     s.draining = false;
     for (uint32_t i = 0; s.conns && i < s.max_conns; ++i) s.close_connection(s.conns[i]);
-    if (s.listen_fd >= 0) {
-        s.loop.remove_watch(s.listen_watch);
-        port::close(s.listen_fd);
-    }
+    s.close_listeners();
     if (s.accept_backoff) s.loop.cancel(s.accept_backoff);
     if (s.drain_timer) s.loop.cancel(s.drain_timer);
     delete[] s.conns;
+    delete[] s.tls_streams;
+    delete[] s.tls_free;
     delete s.buffers;
     delete impl_;
 }
@@ -488,7 +616,9 @@ Result<void> Server::status() const {
     return {};
 }
 
-uint16_t Server::port() const { return impl_ ? impl_->port : 0; }
+uint16_t Server::port() const { return impl_ ? impl_->listeners[0].port : 0; }
+
+uint16_t Server::tls_port() const { return impl_ ? impl_->listeners[1].port : 0; }
 
 ServerStats Server::stats() const {
     ServerStats st = impl_->stats;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gust/http.hpp>
+#include <gust/tls.hpp>
 
 #include "port.hpp"
 
@@ -15,12 +16,16 @@ inline constexpr size_t kAutoHeaderReserve = 192;
 
 struct Connection {
     Server::Impl* server = nullptr;
-    TcpStream stream;
+    TcpStream tcp;
+    TlsStream* tls = nullptr;  // from the server's TLS pool, on HTTPS connections
+    Stream* io = &tcp;         // what requests and responses read and write
     uint32_t index = 0;
     uint32_t next_free = UINT32_MAX;
     bool in_use = false;
     bool serving = false;    // the serve task is running
     bool close_after = false;  // close once the current response is out
+    bool handshaking = false;  // counted in tls_handshakes_active
+    TimePoint handshake_deadline;
     port::Address peer;
 
     Task<> task;             // the serve coroutine while it runs (reaped on the next turn)
@@ -69,10 +74,22 @@ struct Server::Impl {
     Router& router;
     ServerOptions options;
     Error error;
-    int listen_fd = -1;
-    WatchId listen_watch;
-    uint16_t port = 0;
+    struct Listener {
+        int fd = -1;
+        WatchId watch;
+        uint16_t port = 0;
+        bool tls = false;
+    };
+    Listener listeners[2];  // [0] http, [1] https
     TimerId accept_backoff;
+
+    // TLS streams (with their mbedtls_ssl_context) are pooled apart from the
+    // connections, so plain connections do not pay for them.
+    TlsStream* tls_streams = nullptr;
+    TlsStream** tls_free = nullptr;
+    uint32_t tls_free_count = 0;
+    uint32_t max_tls = 0;
+    uint32_t max_handshakes = 0;
 
     Connection* conns = nullptr;
     uint32_t max_conns = 0;
@@ -89,10 +106,16 @@ struct Server::Impl {
     TimerId drain_timer;
 
     // server.cpp
-    void on_accept();
-    void open_connection(int fd, const port::Address& peer);
+    Result<void> listen(Listener& l, const char* address, bool tls);
+    void on_accept(Listener& l);
+    void pause_accepting();
+    void resume_accepting();
+    void close_listeners();
+    bool open_connection(int fd, const port::Address& peer, bool tls);
+    Task<Result<void>> handshake(Connection& c);
     void close_connection(Connection& c);
     void refuse_connection(Connection& c);
+    int busy_response(char* out, size_t size);
     void write_busy(int fd);
     void go_idle(Connection& c, Duration timeout);
     void start_serving(Connection& c);

@@ -200,6 +200,10 @@ Result<size_t> TlsStream::try_write(std::span<const uint8_t> data, uint8_t& need
     return fail(ret, "write");
 }
 
+bool TlsStream::has_buffered() const {
+    return started_ && (mbedtls_ssl_get_bytes_avail(&ssl_) > 0 || mbedtls_ssl_check_pending(&ssl_) != 0);
+}
+
 Result<void> TlsStream::shutdown() {
     if (fd_ < 0) return Error(Errc::closed, "stream: not open");
     if (started_ && !close_notify_sent_) {

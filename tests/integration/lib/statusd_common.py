@@ -225,10 +225,11 @@ class Statusd:
                     break
                 line += chunk
                 if b"\n" in line:
-                    m = re.match(rb"statusd listening on port (\d+)\n", line)
+                    m = re.match(rb"statusd listening on port (\d+)(?:, https port (\d+))?\n", line)
                     if not m:
                         self.kill()
                         raise Failure(f"statusd printed {line!r}, not 'statusd listening on port N'")
+                    self.tls_port = int(m.group(2)) if m.group(2) else None
                     return int(m.group(1))
             elif self.proc.poll() is not None:
                 break
