@@ -205,6 +205,16 @@ void write_status_json(JsonWriter& j, const SystemSnapshot& sys, const ServerFig
     j.kv("high_water", fig.frames_high_water);
     j.kv("capacity", fig.frames_capacity);
     j.end_object();
+    if (fig.tls) {
+        j.key("tls");
+        j.begin_object();
+        j.kv("connections_open", fig.tls_connections_open);
+        j.kv("handshakes", fig.tls_handshakes);
+        j.kv("handshake_failures", fig.tls_handshake_failures);
+        j.kv("refused", fig.tls_refused);
+        j.kv("handshake_seconds", double(fig.tls_handshake_ns) / 1e9);
+        j.end_object();
+    }
     j.end_object();
 }
 
@@ -413,6 +423,16 @@ Result<std::string_view> write_metrics(std::span<char> out, const SystemSnapshot
     gauge_u64(o, "gust_frames_in_use", "Coroutine frames in use now.", fig.frames_in_use);
     gauge_u64(o, "gust_frames_high_water", "Most coroutine frames in use at once.", fig.frames_high_water);
     gauge_u64(o, "gust_frames_capacity", "Coroutine frames in the pool.", fig.frames_capacity);
+    if (fig.tls) {
+        gauge_u64(o, "gust_tls_connections_open", "TLS connections open now.", fig.tls_connections_open);
+        counter_u64(o, "gust_tls_handshakes_total", "TLS handshakes completed.", fig.tls_handshakes);
+        counter_u64(o, "gust_tls_handshake_failures_total", "TLS handshakes failed or timed out.",
+                    fig.tls_handshake_failures);
+        counter_u64(o, "gust_tls_refused_total", "TLS connections closed at accept: connection or handshake cap.",
+                    fig.tls_refused);
+        counter_u64(o, "gust_tls_handshake_nanoseconds_total", "Server time spent inside TLS handshake steps.",
+                    fig.tls_handshake_ns);
+    }
 
     if (o.overflow()) return Error(Errc::too_large, "metrics do not fit in the buffer");
     return o.text();

@@ -32,6 +32,12 @@ ServerFigures figures(const StatusdContext& ctx) {
         f.buffers_in_use = st.buffers_in_use;
         f.buffers_high_water = st.buffers_high_water;
         f.buffers_capacity = st.buffers_capacity;
+        f.tls = ctx.server->tls_port() != 0;
+        f.tls_connections_open = st.tls_connections_open;
+        f.tls_handshakes = st.tls_handshakes;
+        f.tls_handshake_failures = st.tls_handshake_failures;
+        f.tls_refused = st.tls_refused;
+        f.tls_handshake_ns = st.tls_handshake_ns;
     }
     FramePool& pool = FramePool::local();
     for (int i = 0; i < kFrameClasses; ++i) {

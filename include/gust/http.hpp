@@ -163,8 +163,10 @@ struct ServerOptions {
     TlsServerConfig* tls = nullptr;       // certificate and policy for `https`; must outlive the server
     uint32_t max_connections = 0;         // 0: Limits::max_connections of the loop (plain and TLS together)
     // TLS connections at once, and handshakes in progress at once (0: the
-    // loop's Limits). Past either, a new TLS connection is closed at accept
-    // (no bytes written) and counted in ServerStats::tls_refused.
+    // loop's Limits). Past the first, a new TLS connection is closed at accept
+    // (no bytes written) and counted in ServerStats::tls_refused; at the
+    // second, the HTTPS listener stops accepting until a handshake ends, so
+    // new clients wait in the kernel's listen backlog.
     uint32_t max_tls_connections = 0;
     uint32_t max_tls_handshakes = 0;
     Duration handshake_timeout = std::chrono::seconds(10);  // from accept to a finished TLS handshake
@@ -196,7 +198,7 @@ struct ServerStats {
     uint32_t buffers_capacity = 0;
     uint64_t tls_handshakes = 0;          // completed
     uint64_t tls_handshake_failures = 0;  // failed or timed out (scanners, plain HTTP on the TLS port, ...)
-    uint64_t tls_refused = 0;             // closed at accept: TLS connection or handshake cap reached
+    uint64_t tls_refused = 0;             // closed at accept: the TLS connection cap was reached
     uint64_t tls_handshake_ns = 0;        // time spent inside mbedTLS handshake steps (server CPU)
     uint32_t tls_connections_open = 0;
     uint32_t tls_handshakes_active = 0;

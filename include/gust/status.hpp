@@ -57,6 +57,13 @@ struct ServerFigures {
     uint32_t frames_in_use = 0;
     uint32_t frames_high_water = 0;
     uint32_t frames_capacity = 0;
+    // HTTPS listener figures; reported only when `tls` is true.
+    bool tls = false;
+    uint32_t tls_connections_open = 0;
+    uint64_t tls_handshakes = 0;
+    uint64_t tls_handshake_failures = 0;
+    uint64_t tls_refused = 0;
+    uint64_t tls_handshake_ns = 0;  // server time spent inside handshake steps
 };
 
 // One thermal zone: its type ("cpu-thermal") and temperature.

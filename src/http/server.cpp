@@ -77,8 +77,29 @@ void Server::Impl::pause_accepting() {
 }
 
 void Server::Impl::resume_accepting() {
-    for (Listener& l : listeners)
-        if (l.fd >= 0) (void)loop.on_readable(l.watch, [this, &l] { on_accept(l); });
+    for (Listener& l : listeners) {
+        if (l.fd < 0) continue;
+        if (l.tls) {
+            tls_accept_paused = true;  // re-armed below, if the handshake cap allows
+            update_tls_accepting();
+        } else {
+            (void)loop.on_readable(l.watch, [this, &l] { on_accept(l); });
+        }
+    }
+}
+
+void Server::Impl::update_tls_accepting() {
+    // At the handshake cap, new TLS clients wait in the kernel's accept queue
+    // (bounded by the listen backlog) instead of costing us memory and CPU.
+    Listener& l = listeners[1];
+    if (l.fd < 0 || draining || accept_backoff) return;
+    bool pause = stats.tls_handshakes_active >= max_handshakes;
+    if (pause == tls_accept_paused) return;
+    tls_accept_paused = pause;
+    if (pause)
+        (void)loop.on_readable(l.watch, nullptr);
+    else
+        (void)loop.on_readable(l.watch, [this, &l] { on_accept(l); });
 }
 
 void Server::Impl::close_listeners() {
@@ -118,6 +139,10 @@ void Server::Impl::on_accept(Listener& l) {
             (void)port::shutdown_write(*fd);
             port::close(*fd);
         }
+        if (l.tls && stats.tls_handshakes_active >= max_handshakes) {
+            update_tls_accepting();
+            return;
+        }
     }
 }
 
@@ -128,10 +153,9 @@ bool Server::Impl::open_connection(int fd, const port::Address& peer, bool tls) 
     }
     TlsStream* ts = nullptr;
     if (tls) {
-        if (tls_free_count == 0 || stats.tls_handshakes_active >= max_handshakes) {
+        if (tls_free_count == 0) {
             ++stats.tls_refused;
-            log_debug("http: TLS connection refused at accept (%u open, %u handshaking)",
-                      unsigned(stats.tls_connections_open), unsigned(stats.tls_handshakes_active));
+            log_debug("http: TLS connection refused at accept (%u open)", unsigned(stats.tls_connections_open));
             return false;
         }
         ts = tls_free[--tls_free_count];
@@ -182,10 +206,14 @@ void Server::Impl::close_connection(Connection& c) {
     c.idle_timer = TimerId();
     c.io->close();
     if (c.tls) {
-        if (c.handshaking) --stats.tls_handshakes_active;
         --stats.tls_connections_open;
         tls_free[tls_free_count++] = c.tls;
         c.tls = nullptr;
+        if (c.handshaking) {
+            --stats.tls_handshakes_active;
+            c.handshaking = false;
+            update_tls_accepting();
+        }
     }
     c.handshaking = false;
     c.io = &c.tcp;
@@ -261,6 +289,7 @@ Task<Result<void>> Server::Impl::handshake(Connection& c) {
                                            c.tls->handshake_time()).count());
     c.handshaking = false;
     --stats.tls_handshakes_active;
+    update_tls_accepting();
     if (!r) {
         ++stats.tls_handshake_failures;
         char who[64];

@@ -90,6 +90,7 @@ struct Server::Impl {
     uint32_t tls_free_count = 0;
     uint32_t max_tls = 0;
     uint32_t max_handshakes = 0;
+    bool tls_accept_paused = false;  // the TLS listener waits for a handshake slot
 
     Connection* conns = nullptr;
     uint32_t max_conns = 0;
@@ -110,6 +111,7 @@ struct Server::Impl {
     void on_accept(Listener& l);
     void pause_accepting();
     void resume_accepting();
+    void update_tls_accepting();
     void close_listeners();
     bool open_connection(int fd, const port::Address& peer, bool tls);
     Task<Result<void>> handshake(Connection& c);

@@ -140,6 +140,44 @@ def concurrent(s, ca):
     ok(f"{N_CONCURRENT} concurrent TLS clients served in {time.monotonic() - t0:.2f} s")
 
 
+def resumption(s, ca):
+    sess = tempfile.mktemp(prefix="tls-sess-")
+    try:
+        base = ["s_client", "-connect", f"{sc.HOST}:{s.tls_port}", "-CAfile", ca, "-tls1_2"]
+        r1 = openssl(*base, "-sess_out", sess, input_bytes=b"")
+        r2 = openssl(*base, "-sess_in", sess, input_bytes=b"")
+        out = (r2.stdout + r2.stderr).decode("latin-1")
+        check(r1.returncode == 0 and "Reused, TLSv1.2" in out, f"the session was not resumed: {out[-500:]!r}")
+    finally:
+        if os.path.exists(sess):
+            os.unlink(sess)
+    ok("a TLS 1.2 session is resumed from its ticket")
+
+
+def idle_memory(s, ca, n=50):  # within every board's max_tls_connections (armhf: 64)
+    """RSS per idle TLS keep-alive connection (each served one request first)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    time.sleep(0.2)
+    before = s.rss_kib()
+    conns = []
+    try:
+        for _ in range(n):
+            c = http.client.HTTPSConnection(sc.HOST, s.tls_port, context=ctx, timeout=30)
+            c.request("GET", "/hello")
+            require(c.getresponse().read() == b"Hello, world!", "an idle-memory connection was not served")
+            conns.append(c)
+        time.sleep(0.3)
+        after = s.rss_kib()
+        per = (after - before) / n
+        log(f"  RSS {before} KiB before, {after} KiB with {n} idle TLS connections: {per:.1f} KiB each")
+        # mbedTLS 2.28 keeps 2 x 16 KiB record buffers plus the session per connection.
+        check(per < 64, f"{per:.1f} KiB per idle TLS connection (expected under 64 KiB)")
+    finally:
+        for c in conns:
+            c.close()
+    ok(f"{n} idle TLS connections cost {per:.1f} KiB each")
+
+
 def stalled_handshake(s, ca):
     # Half a ClientHello: a record header promising 512 bytes, then 5 of them.
     raw = socket.create_connection((sc.HOST, s.tls_port), timeout=30)
@@ -210,6 +248,8 @@ def main():
         old_versions_refused(s, ca)
         plain_http_to_tls_port(s, ca)
         concurrent(s, ca)
+        resumption(s, ca)
+        idle_memory(s, ca)
         stalled_handshake(s, ca)
         s.stop(allow=r"tls|TLS")
         first_start_certificate(state)

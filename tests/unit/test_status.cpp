@@ -656,6 +656,35 @@ TEST_CASE("write_metrics leaves out unavailable facts but keeps the server figur
     CHECK(text.find("gust_network") == std::string::npos);
 }
 
+TEST_CASE("TLS figures appear in both outputs only for a server with an HTTPS listener") {
+    ServerFigures f = sample_figures();
+    std::string json = status_json(sample_snapshot(), f);
+    CHECK(find_path(json, {"server", "tls"}).error() == Errc::not_found);
+    CHECK(metrics(sample_snapshot(), f).find("gust_tls_") == std::string::npos);
+
+    f.tls = true;
+    f.tls_connections_open = 3;
+    f.tls_handshakes = 40;
+    f.tls_handshake_failures = 2;
+    f.tls_refused = 1;
+    f.tls_handshake_ns = 1500000000;
+    json = status_json(sample_snapshot(), f);
+    CHECK(json_valid(json));
+    CHECK(json_u64(json, {"server", "tls", "connections_open"}) == 3);
+    CHECK(json_u64(json, {"server", "tls", "handshakes"}) == 40);
+    CHECK(json_u64(json, {"server", "tls", "handshake_failures"}) == 2);
+    CHECK(json_u64(json, {"server", "tls", "refused"}) == 1);
+    CHECK(json_double(json, {"server", "tls", "handshake_seconds"}) == 1.5);
+    std::string text = metrics(sample_snapshot(), f);
+    Exposition e = parse_exposition(text);
+    CHECK(e.problem == "");
+    CHECK(sample_value(e, "gust_tls_connections_open") == "3");
+    CHECK(sample_value(e, "gust_tls_handshakes_total") == "40");
+    CHECK(sample_value(e, "gust_tls_handshake_failures_total") == "2");
+    CHECK(sample_value(e, "gust_tls_refused_total") == "1");
+    CHECK(sample_value(e, "gust_tls_handshake_nanoseconds_total") == "1500000000");
+}
+
 TEST_CASE("write_metrics escapes label values") {
     SystemSnapshot s = sample_snapshot();
     set_name(s.interfaces[0].name, "e\"t\\h\n0");
@@ -828,6 +857,9 @@ TEST_CASE("the worst-case snapshot fits the suggested buffer sizes") {
     f.connections_open = f.connections_high_water = f.buffers_in_use = f.buffers_high_water = f.buffers_capacity =
         UINT32_MAX;
     f.frames_in_use = f.frames_high_water = f.frames_capacity = UINT32_MAX;
+    f.tls = true;
+    f.tls_connections_open = UINT32_MAX;
+    f.tls_handshakes = f.tls_handshake_failures = f.tls_refused = f.tls_handshake_ns = UINT64_MAX;
     std::string text = metrics(s, f);
     std::string json = status_json(s, f);
     MESSAGE("worst case: metrics " << text.size() << " bytes, JSON " << json.size() << " bytes");
