@@ -23,6 +23,19 @@ RUNNER ?= $(BOARD_RUNNER)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
+# MBEDTLS=3.6: mbedTLS 3.6 LTS built from Debian 13's source package
+# (boards/mbedtls-source.sh) instead of the system's, and gust in its own
+# folder so its objects never mix with a 2.28 build's.
+ifeq ($(MBEDTLS),3.6)
+MBEDTLS_DIR := $(CURDIR)/build/mbedtls-3.6-$(BOARD)
+BUILD ?= build/$(BOARD)-mbedtls36$(if $(SANITIZE),-san)
+$(BUILD)/include/gust/board.hpp: | $(MBEDTLS_DIR)/lib/libmbedtls.a
+$(MBEDTLS_DIR)/lib/libmbedtls.a:
+	$(Q)CC="$(CROSS_COMPILE)gcc" AR="$(AR)" CFLAGS="-O2 $(BOARD_CPUFLAGS)" sh boards/mbedtls-source.sh $(MBEDTLS_DIR)
+else ifneq ($(MBEDTLS),)
+$(error MBEDTLS=$(MBEDTLS): only MBEDTLS=3.6 is known (default: the system's mbedTLS, or MBEDTLS_DIR))
+endif
+
 # SANITIZE=1 builds everything with ASan+UBSan into its own folder (make check).
 BUILD ?= build/$(BOARD)$(if $(SANITIZE),-san)
 

@@ -15,7 +15,8 @@
 // or client profile, never per connection. A TlsStream holds only an
 // mbedtls_ssl_context; mbedTLS allocates its record buffers (calloc) when the
 // stream starts and they are freed at close(): about 33 KiB per connection with
-// stock 2.28 (16 KiB in + 16 KiB out; a board's mbedTLS config can shrink them).
+// stock 2.28, 41 KiB with 3.6 (16 KiB in + 16 KiB out, plus handshake state; a
+// board's mbedTLS config can shrink them).
 //
 // Policy: TLS 1.2 minimum; AEAD suites only (ECDHE-ECDSA/RSA with AES-GCM and
 // ChaCha20-Poly1305, plus the TLS 1.3 suites on 3.6); ECDHE groups X25519,

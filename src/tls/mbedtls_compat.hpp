@@ -1,8 +1,7 @@
 // The one place where mbedTLS 2.28 LTS and 3.6 LTS differences are chosen, by
 // MBEDTLS_VERSION_NUMBER. Everything else in src/tls/ calls these wrappers and
-// the API both versions share. The 2.28 paths are compiled and tested (Debian
-// 12, OpenWrt 23.05); the 3.6 paths follow the 3.6 headers (ssl.h, pk.h,
-// x509_crt.h, sha256.h) and are compiled only where 3.6 is installed.
+// the API both versions share. Both are built and tested: 2.28 from Debian 12,
+// 3.6 with `make MBEDTLS=3.6` (Debian 13's source, upstream default config).
 #pragma once
 
 #include <mbedtls/version.h>
@@ -64,7 +63,8 @@ inline constexpr bool kHasTls13 = true;
 inline constexpr bool kHasTls13 = false;
 #endif
 
-// Once per process before any key or TLS use: 3.x with PSA needs psa_crypto_init().
+// Before any key or TLS use: 3.x with PSA (which TLS 1.3 runs on) needs
+// psa_crypto_init(); it is idempotent, so every config may call it.
 inline int init_crypto() {
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
     return psa_crypto_init() == PSA_SUCCESS ? 0 : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
@@ -103,7 +103,9 @@ inline constexpr mbedtls_ecp_group_id kGroups[] = {
 inline void conf_groups(mbedtls_ssl_config* conf) { mbedtls_ssl_conf_curves(conf, kGroups); }
 #endif
 
-// AEAD suites only, in server preference order (TLS 1.3 suites first where they exist).
+// AEAD suites only, in server preference order (TLS 1.3 suites first where they
+// exist). 3.6 follows it for TLS 1.2 only: for TLS 1.3 it takes the client's
+// first suite from this list (OpenSSL's is AES-256-GCM).
 inline constexpr int kCiphersuites[] = {
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
     MBEDTLS_TLS1_3_AES_128_GCM_SHA256,

@@ -42,6 +42,19 @@ grep -q '^prefix=/usr$' "$root/lib/pkgconfig/gust.pc" || fail "gust.pc does not 
 export PKG_CONFIG_LIBDIR="$root/lib/pkgconfig" PKG_CONFIG_PATH= PKG_CONFIG_SYSROOT_DIR="$tmp"
 pkg-config --exists gust || fail "pkg-config does not find gust"
 flags=$(pkg-config --cflags --libs gust)
+# An mbedTLS prefix given by MBEDTLS_DIR (make MBEDTLS=3.6) is not staged: the
+# sysroot must not move it, or the system's mbedTLS would be used instead.
+moved=
+for f in $flags; do
+    case "$f" in
+    -I"$tmp"/* | -L"$tmp"/*)
+        p=${f#-?}
+        [ ! -e "$p" ] && [ -d "${p#"$tmp"}" ] && f=${f%"$p"}${p#"$tmp"}
+        ;;
+    esac
+    moved="$moved $f"
+done
+flags=${moved# }
 echo "pkg-config --cflags --libs gust: $flags"
 case "$flags" in *"-I$root/include"*"-L$root/lib"*"-lgust"*) ;; *) fail "unexpected pkg-config flags" ;; esac
 
