@@ -53,10 +53,11 @@ bool FramePool::configure(const uint32_t (&counts)[kFrameClasses]) {
     return true;
 }
 
+// The smallest class that holds `size` bytes (classes double from 128), or -1.
 static int class_for(size_t size) {
-    for (int i = 0; i < kFrameClasses; ++i)
-        if (size <= frame_class_size(i)) return i;
-    return -1;
+    if (size <= frame_class_size(0)) return 0;
+    int i = int(sizeof(unsigned long long) * 8) - __builtin_clzll(static_cast<unsigned long long>(size - 1)) - 7;
+    return i < kFrameClasses ? i : -1;
 }
 
 void* FramePool::allocate(size_t size) noexcept {
@@ -85,19 +86,23 @@ void* FramePool::allocate(size_t size) noexcept {
     return nullptr;
 }
 
-void FramePool::release(void* block, size_t) noexcept {
+void FramePool::release(void* block, size_t size) noexcept {
     if (!block) return;
-    // The block's address tells its class (the size may have spilled upwards).
     auto* p = static_cast<unsigned char*>(block);
-    for (auto& c : classes_) {
-        if (p >= c.base && p < c.base + size_t(c.capacity) * c.block_size) {
-            auto* f = static_cast<FreeBlock*>(block);
-            f->next = c.free;
-            c.free = f;
-            --c.in_use;
-            return;
+    auto holds = [p](const SizeClass& c) { return p >= c.base && p < c.base + size_t(c.capacity) * c.block_size; };
+    // The block's address tells its class. Its size names the likely one
+    // (unless it spilled upwards): try that before searching.
+    int i = class_for(size);
+    if (i < 0 || !holds(classes_[i])) {
+        for (i = 0; i < kFrameClasses && !holds(classes_[i]); ++i) {
         }
+        if (i == kFrameClasses) return;
     }
+    SizeClass& c = classes_[i];
+    auto* f = static_cast<FreeBlock*>(block);
+    f->next = c.free;
+    c.free = f;
+    --c.in_use;
 }
 
 FrameClassStats FramePool::stats(int i) const {

@@ -4,6 +4,7 @@
 #include <gust/http_parser.hpp>
 
 #include <cstdint>
+#include <cstring>
 
 namespace gust::http {
 namespace {
@@ -14,6 +15,7 @@ enum : uint8_t {
 };
 
 // Bit 1: tchar. Bit 2: request-target char. Bit 4: field-value char (with SP/HTAB).
+// Bit 8: uri-host [":" port] char (unreserved, sub-delims, '%', ':', '[', ']').
 struct CharTable {
     uint8_t bits[256] = {};
     constexpr CharTable() {
@@ -25,6 +27,9 @@ struct CharTable {
             uint8_t b = t ? 1 : 0;
             if (c > 0x20 && c < 0x7f && c != '#') b |= 2;
             if (c == '\t' || (c >= 0x20 && c != 0x7f)) b |= 4;
+            bool host = alnum;
+            for (const char* e = "-._~!$&'()*+,;=%:[]"; *e; ++e) host = host || c == *e;
+            if (host) b |= 8;
             bits[c] = b;
         }
     }
@@ -71,10 +76,8 @@ bool parse_decimal(std::string_view s, uint64_t& out) {
 
 // uri-host [":" port] characters: unreserved, sub-delims, '%', ':' and the IP-literal brackets.
 bool valid_host(std::string_view h) {
-    for (char c : h) {
-        if (is_alpha(c) || is_digit(c)) continue;
-        if (std::string_view("-._~!$&'()*+,;=%:[]").find(c) == std::string_view::npos) return false;
-    }
+    for (char c : h)
+        if (!(kChars.bits[static_cast<unsigned char>(c)] & 8)) return false;
     return true;
 }
 
@@ -185,6 +188,14 @@ ParseResult RequestParser::parse(std::string_view buf, RequestHead& out, std::sp
             break;
         case kVersion: {
             size_t k = i - mark_;
+            // The usual "HTTP/1.1\r" whole, rather than byte by byte through the switch.
+            if (k == 0 && limit - i >= 9 && std::memcmp(p + i, "HTTP/1.", 7) == 0 && is_digit(p[i + 7]) &&
+                p[i + 8] == '\r') {
+                minor_ = uint8_t(p[i + 7] - '0');
+                s = kLineLf;
+                i += 9;
+                break;
+            }
             bool ok = k < 5 ? c == "HTTP/"[k] : k == 6 ? c == '.' : (k == 5 || k == 7) ? is_digit(char(c)) : false;
             if (k == 8 && c == '\r') {
                 if (p[mark_ + 5] != '1') return fail(505, Errc::not_supported, "HTTP version not supported");

@@ -48,6 +48,16 @@ size_t append(Connection& c, size_t at, std::string_view s) {
     return at + s.size();
 }
 
+// The decimal digits of v, written at the end of `buf`.
+std::string_view decimal(char (&buf)[20], uint64_t v) {
+    char* p = buf + sizeof buf;
+    do {
+        *--p = char('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return std::string_view(p, size_t(buf + sizeof buf - p));
+}
+
 enum class BodyMode { length, chunked, close_delimited };
 
 // Completes the head: the server's headers after the handler's, then the
@@ -63,23 +73,21 @@ bool finalize_head(Connection& c, uint16_t status, BodyMode mode, uint64_t lengt
     char* out = c.out.chars();
     size_t cap = c.out.size();
     size_t at = kStatusReserve + c.head_len;
-    char line[96];
+    // Plain appends, not snprintf: formatting was a third of a keep-alive
+    // request's instructions (make bench's profile).
     auto add = [&](std::string_view text) {
         if (at + text.size() + 2 > cap) return false;
         at = append(c, at, text);
         return true;
     };
-    bool ok = add(std::string_view(s.date_header()));
-    int n = std::snprintf(line, sizeof line, "Server: %s\r\n", s.options.server_name);
-    ok = ok && n > 0 && add(std::string_view(line, size_t(n)));
-    if (!content_type.empty() && !c.has_content_type && status != 204 && status != 304) {
-        n = std::snprintf(line, sizeof line, "Content-Type: %.*s\r\n", int(content_type.size()), content_type.data());
-        ok = ok && n > 0 && size_t(n) < sizeof line && add(std::string_view(line, size_t(n)));
-    }
+    const char* server_name = s.options.server_name ? s.options.server_name : "";
+    bool ok = add(std::string_view(s.date_header())) && add("Server: ") && add(server_name) && add("\r\n");
+    if (!content_type.empty() && !c.has_content_type && status != 204 && status != 304)
+        ok = ok && add("Content-Type: ") && add(content_type) && add("\r\n");
     if (status >= 200 && status != 204 && status != 304) {
         if (mode == BodyMode::length) {
-            n = std::snprintf(line, sizeof line, "Content-Length: %llu\r\n", static_cast<unsigned long long>(length));
-            ok = ok && add(std::string_view(line, size_t(n)));
+            char digits[20];
+            ok = ok && add("Content-Length: ") && add(decimal(digits, length)) && add("\r\n");
         } else if (mode == BodyMode::chunked) {
             ok = ok && add("Transfer-Encoding: chunked\r\n");
         }
@@ -89,11 +97,19 @@ bool finalize_head(Connection& c, uint16_t status, BodyMode mode, uint64_t lengt
     ok = ok && add("\r\n");
     if (!ok) return false;
 
-    const char* reason = http::reason_phrase(status);
-    n = std::snprintf(line, sizeof line, "HTTP/1.1 %u %s\r\n", unsigned(status), reason);
-    if (n <= 0 || size_t(n) > kStatusReserve) return false;
-    c.out_start = kStatusReserve - size_t(n);
-    std::memcpy(out + c.out_start, line, size_t(n));
+    // "HTTP/1.1 200 OK\r\n", right-aligned against the handler's headers.
+    std::string_view reason = http::reason_phrase(status);
+    char code[20];
+    std::string_view digits = decimal(code, status);
+    size_t n = 9 + digits.size() + 1 + reason.size() + 2;
+    if (n > kStatusReserve) return false;
+    c.out_start = kStatusReserve - n;
+    char* p = out + c.out_start;
+    std::memcpy(p, "HTTP/1.1 ", 9);
+    std::memcpy(p + 9, digits.data(), digits.size());
+    p[9 + digits.size()] = ' ';
+    std::memcpy(p + 10 + digits.size(), reason.data(), reason.size());
+    std::memcpy(p + n - 2, "\r\n", 2);
     c.out_len = at;
     c.server->count_status(status);
     return true;

@@ -119,6 +119,12 @@ bool same_shape(std::string_view a, std::string_view b) {
 
 // Whether `pattern` matches `path`; fills `params` (if given) on a match.
 bool match_path(std::string_view pattern, std::string_view path, PathParams* params) {
+    // Without parameters a pattern matches only itself: one comparison, no segment walk.
+    if (pattern.find('{') == std::string_view::npos) {
+        if (pattern != path) return false;
+        if (params) params->count = 0;
+        return true;
+    }
     Segments sp(pattern), sq(path);
     std::string_view p, q;
     size_t n = 0;
