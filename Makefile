@@ -199,3 +199,20 @@ $(FUZZ_OUT)/%: tests/fuzz/%.cpp tests/fuzz/fuzz_check.hpp $(wildcard include/gus
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) $(filter %.cpp,$^) -o $@
+
+# ---- make bench: statusd side by side with nginx, lighttpd, libmicrohttpd, Tornado ----
+# `make bench` (about 12 minutes; BENCH_QUICK=1: under 2) installs the peers
+# from Debian when missing, builds statusd in $(BUILD) and writes
+# build/bench/report.md; tests/bench/bench.py says how each figure is measured.
+BENCH_DEPS := nginx-light lighttpd libmicrohttpd-dev python3-tornado wrk valgrind openssl gcc
+.PHONY: bench bench-deps
+
+bench-deps:
+ifneq ($(NO_DEPS),1)
+	$(Q)sh boards/deps.sh $(BENCH_DEPS)
+endif
+
+bench: deps bench-deps $(STATUSD)
+	$(Q)if [ "$(BOARD)" != host ] || [ -n "$(SANITIZE)" ]; then \
+	    echo "make bench measures the host build without sanitizers (BOARD=host, no SANITIZE)" >&2; exit 2; fi
+	$(Q)BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) python3 tests/bench/bench.py

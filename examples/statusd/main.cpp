@@ -20,7 +20,8 @@ namespace {
 int usage(FILE* to) {
     std::fprintf(to,
                  "usage: statusd [--http ADDR:PORT] [--https ADDR:PORT [--cert FILE --key FILE] [--state-dir DIR]]\n"
-                 "               [--max-conns N] [--upload-dir DIR] [--log-level debug|info|warn|error] [--help]\n"
+                 "               [--max-conns N] [--upload-dir DIR] [--poller epoll|poll|select]\n"
+                 "               [--log-level debug|info|warn|error] [--help]\n"
                  "  --http ADDR:PORT   listen address (default 127.0.0.1:8080; port 0 picks one; 'off' for none)\n"
                  "  --https ADDR:PORT  also serve HTTPS there\n"
                  "  --cert FILE        PEM certificate chain for --https (with --key)\n"
@@ -29,6 +30,7 @@ int usage(FILE* to) {
                  "                     is made on first start and reused (default ./state)\n"
                  "  --handshake-timeout-ms N  drop TLS clients that have not finished the handshake (default 10000)\n"
                  "  --max-conns N      most simultaneous connections (default: the board's limit)\n"
+                 "  --poller NAME      readiness backend: epoll, poll or select (default: the board's)\n"
                  "  --upload-dir DIR   where PUT /api/upload/{name} stores files (default ./uploads)\n");
     return to == stdout ? 0 : 2;
 }
@@ -103,6 +105,11 @@ int main(int argc, char** argv) {
             }
             limits.max_connections = uint32_t(n);
             if (limits.max_watches < limits.max_connections + 16) limits.max_watches = limits.max_connections + 16;
+        } else if (std::strcmp(a, "--poller") == 0) {
+            if (std::strcmp(v, "epoll") == 0) limits.poller = PollerKind::epoll;
+            else if (std::strcmp(v, "poll") == 0) limits.poller = PollerKind::poll;
+            else if (std::strcmp(v, "select") == 0) limits.poller = PollerKind::select;
+            else return usage(stderr);
         } else if (std::strcmp(a, "--upload-dir") == 0) ctx.upload_dir = v;
         else if (std::strcmp(a, "--log-level") == 0) {
             LogLevel level;
