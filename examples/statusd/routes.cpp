@@ -1,5 +1,7 @@
 #include "routes.hpp"
 
+#include <charconv>
+
 #include <cstdlib>
 
 #include <gust/frame_pool.hpp>
@@ -103,9 +105,14 @@ Task<> echo(Request& req, Response& res) {
 Task<> slow(Request& req, Response& res) {
     char buf[16];
     auto ms = req.query("ms", buf);
-    char* end = nullptr;
-    long n = ms ? std::strtol(ms->data(), &end, 10) : -1;
-    if (!ms || ms->empty() || end != ms->data() + ms->size() || n < 0 || n > 10000) {
+    // The decoded view is not NUL-terminated: parse exactly its bytes.
+    long n = -1;
+    bool whole = false;
+    if (ms && !ms->empty()) {
+        auto [end, ec] = std::from_chars(ms->data(), ms->data() + ms->size(), n);
+        whole = ec == std::errc() && end == ms->data() + ms->size();
+    }
+    if (!whole || n < 0 || n > 10000) {
         res.status(400).text("ms must be an integer from 0 to 10000\n");
         co_return;
     }

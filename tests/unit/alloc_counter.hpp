@@ -10,6 +10,14 @@ namespace gust_test {
 // Allocations since the program started (all threads).
 uint64_t allocations();
 
+// Heap bytes live now, and the most live at once since reset_peak_bytes()
+// (malloc_usable_size of each block; 0 under ASan, which owns malloc).
+int64_t live_bytes();
+int64_t peak_bytes();
+void reset_peak_bytes();
+// False where live_bytes()/peak_bytes() are not tracked (ASan builds).
+bool tracks_bytes();
+
 // Counts allocations made between construction and count().
 class AllocationScope {
 public:

@@ -5,8 +5,10 @@
 // tests/integration/test_https.py.
 #include <doctest/doctest.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -15,6 +17,9 @@
 #include <gust/tls.hpp>
 #include <gust/when.hpp>
 
+#include <mbedtls/version.h>
+
+#include "alloc_counter.hpp"
 #include "test_support.hpp"
 
 using namespace gust;
@@ -320,4 +325,38 @@ TEST_CASE("https: options are checked") {
     CHECK(tls_only.status());
     CHECK(tls_only.port() == 0);
     CHECK(tls_only.tls_port() != 0);
+}
+
+TEST_CASE("https: server heap per TLS handshake and per idle TLS connection (openssl s_client as the peer)") {
+    if (!gust_test::tracks_bytes()) {
+        MESSAGE("heap bytes are not tracked in this build (ASan owns malloc): skipped");
+        return;
+    }
+    if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+        MESSAGE("openssl not installed: skipped");
+        return;
+    }
+    Fixture f;
+    http::Server srv(f.loop, f.app, f.options());
+    REQUIRE(srv.status());
+    // The peer runs in its own process, so only the server's heap is counted.
+    char cmd[512];
+    std::snprintf(cmd, sizeof cmd, "openssl s_client -connect 127.0.0.1:%u >/dev/null 2>&1",
+                  unsigned(srv.tls_port()));
+    FILE* peer = popen(cmd, "w");
+    REQUIRE(peer != nullptr);
+    int64_t base = gust_test::live_bytes();
+    gust_test::reset_peak_bytes();
+    bool done = f.loop.run_until([&] { return srv.stats().tls_handshakes == 1; }, 20s);
+    (void)f.loop.run_until([] { return false; }, 50ms);  // let the connection settle into idle
+    int64_t peak = gust_test::peak_bytes() - base;
+    int64_t idle = gust_test::live_bytes() - base;
+    pclose(peer);
+    REQUIRE(done);
+    MESSAGE("server heap (mbedTLS " << MBEDTLS_VERSION_STRING << ", ECDSA P-256, " << srv.stats().tls_handshakes
+            << " handshake): peak during the handshake " << peak << " B, idle TLS connection " << idle << " B");
+    CHECK(idle > 16 * 1024);   // the record buffers are really held...
+    CHECK(idle < 64 * 1024);   // ...and little else
+    CHECK(peak >= idle);
+    CHECK(peak < 128 * 1024);
 }
