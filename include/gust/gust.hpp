@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gust/buffer_pool.hpp>
+#include <gust/client.hpp>
 #include <gust/clock.hpp>
 #include <gust/config.hpp>
 #include <gust/dns.hpp>
@@ -22,4 +23,5 @@
 #include <gust/stream.hpp>
 #include <gust/task.hpp>
 #include <gust/tls.hpp>
+#include <gust/url.hpp>
 #include <gust/when.hpp>

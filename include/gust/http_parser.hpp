@@ -1,8 +1,8 @@
-// HTTP/1.1 request parsing for the server (RFC 9112, RFC 9110): pure code over
-// caller-owned buffers, no I/O, no heap. The head parser is incremental (bytes
-// may arrive split anywhere) and never rescans bytes it has already seen; the
-// chunked decoder is incremental too, in place, into a caller's span, or as
-// zero-copy data views.
+// HTTP/1.1 request parsing for the server and response-head parsing for the
+// client (RFC 9112, RFC 9110): pure code over caller-owned buffers, no I/O,
+// no heap. The head parsers are incremental (bytes may arrive split anywhere)
+// and never rescan bytes they have already seen; the chunked decoder is
+// incremental too, in place, into a caller's span, or as zero-copy data views.
 //
 // Every view handed out points into the caller's buffer and lives as long as
 // those bytes stay where they are (for the head: until the caller consumes
@@ -46,8 +46,9 @@ enum class Method : uint8_t { get, head, post, put, delete_, patch, options, con
 // The protocol version of a request; HTTP/1.2 and later 1.x parse as http11.
 enum class Version : uint8_t { http10, http11 };
 
-// How the request body is delimited: none (no body), Content-Length, or chunked.
-enum class Framing : uint8_t { none, content_length, chunked };
+// How a message body is delimited: none (no body), Content-Length, chunked, or
+// (responses only) by the server closing the connection.
+enum class Framing : uint8_t { none, content_length, chunked, until_close };
 
 // Which of the four request-target forms of RFC 9112 §3.2 the target has.
 enum class TargetForm : uint8_t { origin, absolute, authority, asterisk };
@@ -160,6 +161,71 @@ private:
     ParseResult done_;
     uint8_t state_ = 0;
     uint8_t minor_ = 0;           // the version's minor digit
+};
+
+// ---- Responses (the client side) ------------------------------------------------
+//
+// Decisions for responses (RFC 9112 §4, §6.3):
+//  - Bare LF and bare CR are rejected, as for requests.
+//  - The status line is "HTTP/1.x NNN reason"; the SP before an empty reason
+//    may be missing. Status codes 100..599; other major versions are not_supported.
+//  - No body for 1xx, 204, 304 and answers to HEAD, whatever the headers say.
+//  - Transfer-Encoding must be exactly "chunked": other codings (gzip, ...) are
+//    not_supported (the client decodes none), together with Content-Length or
+//    in HTTP/1.0 it is a protocol error (a response-splitting sign).
+//  - Differing Content-Length values are a protocol error; identical repeats count once.
+//  - Neither header: the body runs until the server closes (Framing::until_close).
+//  - obs-fold (a line starting with SP or HTAB) is a protocol error.
+
+// A parsed response head; every view points into the caller's buffer.
+struct ResponseHead {
+    Version version = Version::http11;
+    uint16_t status = 0;
+    std::string_view reason;        // may be empty
+    std::span<Header> headers;      // the filled prefix of the caller's header array
+    Framing framing = Framing::none;
+    uint64_t content_length = 0;    // when framing == content_length
+    bool keep_alive = false;        // the connection may carry another request
+    bool connection_close = false;  // Connection lists "close"
+
+    // The value of the first header named `name` (case-insensitive), or an empty view with data()==nullptr.
+    std::string_view header(std::string_view name) const { return find_header(headers, name); }
+};
+
+// An incremental response-head parser (one per request; reset() between
+// responses on a connection). Like RequestParser it holds only offsets, scans
+// each byte once, and tolerates the buffer moving between calls.
+class ResponseParser {
+public:
+    // `max_head`: the longest head accepted (too_large beyond); `head_request`:
+    // the request was HEAD, so the response has no body.
+    explicit ResponseParser(size_t max_head = 8192, bool head_request = false)
+        : max_head_(max_head), head_request_(head_request) {}
+
+    // Parses the head at the start of `buf` (all bytes of this response received so
+    // far). `headers` is the caller's array. Returns complete with the head's length
+    // in consumed, incomplete, or failed with `error` (Errc::protocol, too_large,
+    // not_supported; `status` is unused). After complete or failed, the same until reset().
+    ParseResult parse(std::string_view buf, ResponseHead& out, std::span<Header> headers);
+
+    // Ready for the next response on the connection (after a 1xx, or another request).
+    void reset(bool head_request);
+
+private:
+    ParseResult fail(Errc code, const char* message);
+    ParseResult line(std::string_view buf, size_t start, size_t end, ResponseHead& out, std::span<Header> headers);
+    ParseResult finish(ResponseHead& out, std::span<Header> headers);
+
+    size_t max_head_;
+    bool head_request_;
+    const char* base_ = nullptr;  // where the buffer started last call
+    const Header* hbase_ = nullptr;
+    size_t pos_ = 0;              // next byte to scan
+    size_t line_start_ = 0;
+    size_t count_ = 0;            // header lines stored
+    ResponseHead head_;           // the status line, once read
+    bool have_status_ = false;
+    ParseResult done_;
 };
 
 // Limits for a chunked body.
