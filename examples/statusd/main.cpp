@@ -20,8 +20,8 @@ namespace {
 int usage(FILE* to) {
     std::fprintf(to,
                  "usage: statusd [--http ADDR:PORT] [--https ADDR:PORT [--cert FILE --key FILE] [--state-dir DIR]]\n"
-                 "               [--max-conns N] [--upload-dir DIR] [--poller epoll|poll|select]\n"
-                 "               [--log-level debug|info|warn|error] [--help]\n"
+                 "               [--max-conns N] [--upload-dir DIR] [--status-cache-ms N]\n"
+                 "               [--poller epoll|poll|select] [--log-level debug|info|warn|error] [--help]\n"
                  "  --http ADDR:PORT   listen address (default 127.0.0.1:8080; port 0 picks one; 'off' for none)\n"
                  "  --https ADDR:PORT  also serve HTTPS there\n"
                  "  --cert FILE        PEM certificate chain for --https (with --key)\n"
@@ -31,7 +31,9 @@ int usage(FILE* to) {
                  "  --handshake-timeout-ms N  drop TLS clients that have not finished the handshake (default 10000)\n"
                  "  --max-conns N      most simultaneous connections (default: the board's limit)\n"
                  "  --poller NAME      readiness backend: epoll, poll or select (default: the board's)\n"
-                 "  --upload-dir DIR   where PUT /api/upload/{name} stores files (default ./uploads)\n");
+                 "  --upload-dir DIR   where PUT /api/upload/{name} stores files (default ./uploads)\n"
+                 "  --status-cache-ms N  serve /api/status and /metrics from a cache this fresh\n"
+                 "                     (default 500; 0 reads the system on every request)\n");
     return to == stdout ? 0 : 2;
 }
 
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
     long handshake_ms = 10000;
     Limits limits;
     StatusdContext ctx;
+    ctx.status_cache = std::chrono::milliseconds(500);
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -111,6 +114,15 @@ int main(int argc, char** argv) {
             else if (std::strcmp(v, "select") == 0) limits.poller = PollerKind::select;
             else return usage(stderr);
         } else if (std::strcmp(a, "--upload-dir") == 0) ctx.upload_dir = v;
+        else if (std::strcmp(a, "--status-cache-ms") == 0) {
+            char* end = nullptr;
+            long ms = std::strtol(v, &end, 10);
+            if (*v == 0 || *end != 0 || ms < 0 || ms > 3600000) {
+                std::fprintf(stderr, "statusd: --status-cache-ms must be 0..3600000\n");
+                return 2;
+            }
+            ctx.status_cache = std::chrono::milliseconds(ms);
+        }
         else if (std::strcmp(a, "--log-level") == 0) {
             LogLevel level;
             if (!parse_log_level(v, &level)) return usage(stderr);
@@ -125,6 +137,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     Executor executor(loop);
+    Cache cache(limits);  // before the Router: its routes keep a pointer
+    if (!cache.status()) {
+        std::fprintf(stderr, "statusd: cache: %s\n", cache.status().error().message);
+        return 1;
+    }
+    ctx.cache = &cache;
     Router app;
     if (auto added = add_statusd_routes(app, ctx); !added) {
         std::fprintf(stderr, "statusd: routes: %s\n", added.error().message);

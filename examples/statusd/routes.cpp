@@ -1,7 +1,7 @@
 #include "routes.hpp"
 
 #include <charconv>
-
+#include <cstdio>
 #include <cstdlib>
 
 #include <gust/frame_pool.hpp>
@@ -51,18 +51,66 @@ ServerFigures figures(const StatusdContext& ctx) {
     return f;
 }
 
-Task<> api_status(Request&, Response& res, const StatusdContext& ctx) {
+Task<> api_status(Request&, Response& res, StatusdContext& ctx) {
     SystemSnapshot sys;
     (void)read_system(sys, ctx.thermal_dir);
+    ++ctx.status_reads;
     ServerFigures fig = figures(ctx);
-    res.json([&](JsonWriter& j) { write_status_json(j, sys, fig); });
+    CacheStats cs = ctx.cache ? ctx.cache->stats() : CacheStats();
+    res.json([&](JsonWriter& j) {
+        write_status_json(j, sys, fig);
+        j.kv("status_reads_total", ctx.status_reads);
+        j.key("cache");
+        j.begin_object();
+        j.kv("hits", cs.hits);
+        j.kv("misses", cs.misses);
+        j.kv("fills", cs.fills);
+        j.kv("waits", cs.waits);
+        j.kv("evictions", cs.evictions);
+        j.kv("entries", cs.entries);
+        j.kv("bytes", uint64_t(cs.bytes));
+        j.kv("capacity_bytes", uint64_t(cs.max_bytes));
+        j.end_object();
+    });
     co_return;
 }
 
-Task<> metrics(Request&, Response& res, const StatusdContext& ctx) {
+// statusd's own families after write_metrics() output; false when they do not fit.
+bool append_statusd_metrics(std::span<char> out, size_t& len, const StatusdContext& ctx) {
+    CacheStats cs = ctx.cache ? ctx.cache->stats() : CacheStats();
+    int n = std::snprintf(out.data() + len, out.size() - len,
+                          "# HELP gust_status_reads_total System snapshots read for /api/status and /metrics.\n"
+                          "# TYPE gust_status_reads_total counter\n"
+                          "gust_status_reads_total %llu\n"
+                          "# HELP gust_cache_hits_total Lookups answered from the response cache.\n"
+                          "# TYPE gust_cache_hits_total counter\n"
+                          "gust_cache_hits_total %llu\n"
+                          "# HELP gust_cache_fills_total Responses computed for the cache.\n"
+                          "# TYPE gust_cache_fills_total counter\n"
+                          "gust_cache_fills_total %llu\n"
+                          "# HELP gust_cache_waits_total Requests that waited for a response being computed.\n"
+                          "# TYPE gust_cache_waits_total counter\n"
+                          "gust_cache_waits_total %llu\n"
+                          "# HELP gust_cache_evictions_total Entries evicted to make room.\n"
+                          "# TYPE gust_cache_evictions_total counter\n"
+                          "gust_cache_evictions_total %llu\n"
+                          "# HELP gust_cache_bytes Bytes held by the response cache.\n"
+                          "# TYPE gust_cache_bytes gauge\n"
+                          "gust_cache_bytes %llu\n",
+                          static_cast<unsigned long long>(ctx.status_reads), static_cast<unsigned long long>(cs.hits),
+                          static_cast<unsigned long long>(cs.fills), static_cast<unsigned long long>(cs.waits),
+                          static_cast<unsigned long long>(cs.evictions), static_cast<unsigned long long>(cs.bytes));
+    if (n < 0 || size_t(n) >= out.size() - len) return false;
+    len += size_t(n);
+    return true;
+}
+
+Task<> metrics(Request&, Response& res, StatusdContext& ctx) {
     // The text can outgrow a response buffer on a router with many interfaces,
-    // so it is rendered into one static buffer and streamed; a second scrape
-    // while a slow client still reads the first is told to retry.
+    // so it is rendered into one static buffer. When it fits the response
+    // buffer it is sent whole (and so can be cached); otherwise it is
+    // streamed, and a second scrape while a slow client still reads the first
+    // is told to retry.
     static char text[kStatusMetricsBufferSize];
     static bool busy = false;
     if (busy) {
@@ -71,10 +119,18 @@ Task<> metrics(Request&, Response& res, const StatusdContext& ctx) {
     }
     SystemSnapshot sys;
     (void)read_system(sys, ctx.thermal_dir);
+    ++ctx.status_reads;
     ServerFigures fig = figures(ctx);
-    auto body = write_metrics(text, sys, fig);
-    if (!body) {
+    auto rendered = write_metrics(text, sys, fig);
+    size_t len = rendered ? rendered->size() : 0;
+    if (!rendered || !append_statusd_metrics(text, len, ctx)) {
         res.status(500).text("metrics do not fit their buffer\n");
+        co_return;
+    }
+    std::string_view body(text, len);
+    // Room for the head within the server's default response buffer.
+    if (body.size() + 1024 <= GUST_HTTP_BUFFER_SIZE) {
+        res.send(body, kMetricsContentType);
         co_return;
     }
     struct Busy {  // cleared even when the connection is cut mid-write
@@ -82,8 +138,8 @@ Task<> metrics(Request&, Response& res, const StatusdContext& ctx) {
         ~Busy() { busy = false; }
     } guard;
     res.header("Content-Type", kMetricsContentType);
-    res.content_length(body->size());
-    (void)co_await res.write(*body);
+    res.content_length(body.size());
+    (void)co_await res.write(body);
 }
 
 Task<> echo(Request& req, Response& res) {
@@ -129,8 +185,10 @@ Result<void> add_statusd_routes(Router& app, StatusdContext& ctx) {
         if (r && !step) r = step;
     };
     add(app.get("/hello", hello));
-    add(app.get("/api/status", [c](Request& req, Response& res) { return api_status(req, res, *c); }));
-    add(app.get("/metrics", [c](Request& req, Response& res) { return metrics(req, res, *c); }));
+    RouteOptions status_opts;
+    if (ctx.cache && ctx.status_cache > Duration(0)) status_opts.cache = {.store = ctx.cache, .ttl = ctx.status_cache};
+    add(app.get("/api/status", [c](Request& req, Response& res) { return api_status(req, res, *c); }, status_opts));
+    add(app.get("/metrics", [c](Request& req, Response& res) { return metrics(req, res, *c); }, status_opts));
     add(app.post("/echo", echo));
     add(app.put("/echo", echo));
     add(app.get("/api/slow", slow));

@@ -10,8 +10,14 @@
 //
 // The upload route hands file writes to run_blocking(): an Executor must exist
 // on the loop that serves it.
+//
+// With a cache and a positive status_cache, /api/status and /metrics are
+// served through it (RouteOptions::cache): a burst of pollers within the TTL
+// costs one read of the system facts. status_reads counts those reads; both
+// routes report it (status_reads_total) with the cache's counters.
 #pragma once
 
+#include <gust/cache.hpp>
 #include <gust/config.hpp>
 #include <gust/http.hpp>
 #include <gust/router.hpp>
@@ -23,6 +29,9 @@ struct StatusdContext {
     gust::http::Server* server = nullptr;
     const char* thermal_dir = GUST_THERMAL_DIR;
     const char* upload_dir = "./uploads";
+    gust::Cache* cache = nullptr;      // for /api/status and /metrics; nullptr: uncached
+    gust::Duration status_cache{0};    // their TTL (statusd --status-cache-ms); 0: uncached
+    uint64_t status_reads = 0;         // system snapshots read by those routes
 };
 
 // Registers the routes above on `app`; the handlers keep a pointer to `ctx`.

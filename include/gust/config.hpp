@@ -60,6 +60,14 @@
 #define GUST_EXECUTOR_QUEUE 32
 #endif
 
+// Entries and bytes (keys plus values) of a gust::Cache built from the Limits.
+#ifndef GUST_CACHE_ENTRIES
+#define GUST_CACHE_ENTRIES 64
+#endif
+#ifndef GUST_CACHE_BYTES
+#define GUST_CACHE_BYTES (64 * 1024)
+#endif
+
 // Bytes a stored callback may capture (loop callbacks, timers, post()).
 // A larger capture is a compile error, not a heap allocation.
 #ifndef GUST_CALLBACK_CAPACITY

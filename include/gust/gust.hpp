@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gust/buffer_pool.hpp>
+#include <gust/cache.hpp>
 #include <gust/client.hpp>
 #include <gust/clock.hpp>
 #include <gust/config.hpp>

@@ -51,6 +51,7 @@ class TlsStream;
 namespace http {
 class Server;
 struct Connection;
+struct ResponseAccess;  // the response cache (cache_middleware.cpp)
 }  // namespace http
 
 // What a handler sees of a request. Views point into the connection's input
@@ -139,6 +140,7 @@ public:
 private:
     friend class http::Server;
     friend struct http::Connection;
+    friend struct http::ResponseAccess;
     JsonWriter* begin_json();
     void end_json();
 

@@ -28,6 +28,8 @@ struct Limits {
     uint32_t frame_counts[kFrameClasses] = GUST_FRAME_COUNTS;  // coroutine frames per class
     uint32_t executor_threads = GUST_EXECUTOR_THREADS;  // run_blocking() workers
     uint32_t executor_queue = GUST_EXECUTOR_QUEUE;      // queued blocking jobs
+    uint32_t cache_entries = GUST_CACHE_ENTRIES;        // entries a gust::Cache built from these limits holds
+    uint32_t cache_bytes = GUST_CACHE_BYTES;            // bytes of keys and values it holds (its arena)
 };
 
 }  // namespace gust

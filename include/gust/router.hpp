@@ -49,15 +49,25 @@ namespace gust {
 
 class Request;
 class Response;
+class Cache;
 
 // A request handler: a coroutine taking the request and the response. The
 // callable may capture up to GUST_CALLBACK_CAPACITY bytes (pointers to app state).
 using Handler = InplaceFunction<Task<>(Request&, Response&)>;
 
+// Response caching for a GET route (the rules are in <gust/cache.hpp>, http::serve_cached).
+struct RouteCache {
+    Cache* store = nullptr;      // where responses are kept; nullptr: not cached
+    Duration ttl{0};             // how long a response stays fresh (a handler's max-age wins); 0: only concurrent requests share one
+    std::string_view vary{};     // request headers that select a different response, "Accept, Accept-Language" (kept as a view)
+    bool authenticated = false;  // also answer requests carrying Authorization from the cache
+};
+
 // Per-route overrides of the server's limits; zero keeps the server's value.
 struct RouteOptions {
     uint64_t max_body = 0;       // largest accepted request body (413 above)
     Duration body_timeout{0};    // longest pause while the body arrives
+    RouteCache cache{};          // GET routes only: serve through a Cache
 };
 
 // Path parameters captured by a match: names are views into the pattern,
@@ -78,6 +88,7 @@ struct Route {
     std::string_view method_name;  // for Method::other routes
     Handler handler;
     RouteOptions options;
+    Handler inner;  // with options.cache: the application's handler, which `handler` wraps
 };
 
 // The outcome of Router::match.
@@ -97,7 +108,8 @@ public:
     // pattern (must start with '/'; "{name}" with name [A-Za-z0-9_]+ must fill a whole segment;
     // no repeated names; at most GUST_MAX_PATH_PARAMS; no empty segment except the last; no "."
     // or ".." segment; no '?', '#', space, control or non-ASCII byte), for an empty handler,
-    // for Method::other (use the name overload) and for a (method, pattern shape) already added.
+    // for Method::other (use the name overload), for a (method, pattern shape) already added, and
+    // for options.cache.store on a method other than GET.
     Result<void> add(http::Method method, std::string_view pattern, Handler handler, RouteOptions options = {});
     // Adds a route for an extension method (e.g. "PROPFIND"; a token, case-sensitive).
     // Standard names ("GET", ...) register the standard method.

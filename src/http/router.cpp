@@ -4,6 +4,8 @@
 // nothing in memory; the table is read-only once the server runs.
 #include <gust/router.hpp>
 
+#include <gust/cache.hpp>
+
 namespace gust {
 
 namespace {
@@ -243,6 +245,7 @@ Result<void> Router::add(std::string_view method_name, std::string_view pattern,
 Result<void> Router::add_route(http::Method method, std::string_view method_name, std::string_view pattern,
                                Handler handler, RouteOptions options) {
     if (!handler) return invalid("Router::add: empty handler");
+    if (options.cache.store && method != Method::get) return invalid("Router::add: only GET routes can be cached");
     Result<void> valid = validate_pattern(pattern);
     if (!valid) return valid;
     for (size_t i = 0; i < count_; ++i)
@@ -255,6 +258,12 @@ Result<void> Router::add_route(http::Method method, std::string_view method_name
     r.method_name = method_name;
     r.handler = static_cast<Handler&&>(handler);
     r.options = options;
+    if (options.cache.store) {
+        // Routes never move (the table is fixed and the Router cannot be copied), so the wrapper keeps a pointer.
+        r.inner = static_cast<Handler&&>(r.handler);
+        const Route* self = &r;
+        r.handler = [self](Request& req, Response& res) { return http::serve_cached(*self, req, res); };
+    }
     return {};
 }
 

@@ -43,7 +43,8 @@ def header_timeout(s, result):
 
 def keepalive_100(s):
     c0 = s.http()
-    c0.request("GET", "/api/status")
+    # Queries of their own: fresh figures, not statusd's cached /api/status.
+    c0.request("GET", "/api/status?fresh=before")
     r = c0.getresponse()
     before = sc.json.loads(r.read())["server"]["connections_accepted"]
     c0.close()
@@ -65,7 +66,7 @@ def keepalive_100(s):
         if not check(c.sock is not None and c.sock.getsockname() == local,
                      f"keep-alive request {i}: the connection was closed and http.client reconnected"):
             break
-    c.request("GET", "/api/status")
+    c.request("GET", "/api/status?fresh=after")
     r = c.getresponse()
     after = sc.json.loads(r.read())["server"]["connections_accepted"]
     check(c.sock is not None and c.sock.getsockname() == local, "connection changed before the final /api/status")

@@ -317,7 +317,9 @@ class Statusd:
             c.close()
 
     def status_json(self):
-        st, _, body = self.get("/api/status")
+        """Fresh figures: a query of its own is a new key for statusd's response cache."""
+        self._status_probes = getattr(self, "_status_probes", 0) + 1
+        st, _, body = self.get(f"/api/status?fresh={self._status_probes}")
         require(st == 200, f"GET /api/status answered {st}")
         return json.loads(body)
 
