@@ -69,12 +69,12 @@ T0 = time.monotonic()
 
 if QUICK:
     PLAN = dict(rounds=1, wrk_s=1, warm_s=1, cg_requests=1000, cg_batches=1, cg_requests_py=100,
-                held=[100, 1000, 10000], growth=[0, 1000], growth_requests=500, growth_nginx=False,
-                tls_s=1, tls_held=100, alloc_requests=1000, budget_s=240)
+                held=[100, 1000], growth=[0, 1000], growth_requests=500, growth_nginx=False,
+                tls_s=1, tls_held=100, cg_handshakes=5, alloc_requests=1000, budget_s=240)
 else:
     PLAN = dict(rounds=3, wrk_s=4, warm_s=2, cg_requests=2000, cg_batches=3, cg_requests_py=300,
                 held=[100, 1000, 10000], growth=[0, 100, 1000, 10000], growth_requests=1000, growth_nginx=True,
-                tls_s=3, tls_held=1000, alloc_requests=2000, budget_s=1200)
+                tls_s=3, tls_held=1000, cg_handshakes=20, alloc_requests=2000, budget_s=1200)
 
 # wrk configurations: (key, connections, Connection: close)
 WRK_CONFIGS = [("ka1", 1, False), ("ka50", 50, False), ("ka256", 256, False), ("close50", 50, True)]
@@ -424,7 +424,7 @@ class Nginx(Peer):
         ssl_certificate_key {https[2]};
         ssl_protocols TLSv1.2;
         ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256;
-        ssl_ecdh_curve prime256v1;
+        ssl_ecdh_curve X25519:prime256v1;
         ssl_session_cache off;
         ssl_session_tickets off;
         location = /hello {{ default_type text/plain; return 200 'Hello, world!'; }}
@@ -688,11 +688,11 @@ class Callgrind:
         for _ in range(50):  # warm-up: first-use paths, lazily mapped pages
             self.conn.get()
 
-    def measure(self, n, work=None):
+    def measure(self, n, work=None, warm=20):
         """Instructions per unit of `work` (default: a request on the kept connection)."""
         work = work or self.conn.get
         callgrind_control("--instr=on", self.server.pid)
-        for _ in range(20):  # the instrumented code's first run
+        for _ in range(warm):  # the instrumented code's first run
             work()
         callgrind_control("--zero", self.server.pid)
         for _ in range(n):
@@ -757,14 +757,39 @@ def growth_jobs(statusd, nginx, results):
     return [lambda c=c: job(*c) for c in cases]
 
 
+def bench_growth_cpu(statusd, results):
+    """Figure 7 natively: server CPU (kernel included) per request on one
+    active connection while idle ones are held. poll's scan of every
+    descriptor is kernel time, which callgrind does not see."""
+    pollers = ["epoll", "poll"] if statusd.has("--poller") else [None]
+    out = results["growth_cpu"] = {}
+    for poller in pollers:
+        key = f"statusd ({poller or 'epoll'})"
+        log(f"growth, server CPU: {key}, idle {PLAN['growth']}")
+        s = statusd.start(tag=f"-growthcpu-{poller or 'default'}", **({"poller": poller} if poller else {}))
+        held = []
+        row = out[key] = {}
+        try:
+            for n in PLAN["growth"]:
+                hold(s.port, n - len(held), held)
+                settle()
+                cpu0 = s.cpu_s()
+                w = wrk(s.port, 1, False, PLAN["wrk_s"])
+                row[str(n)] = (s.cpu_s() - cpu0) / w["requests"] * 1e6 if w["requests"] else None
+        finally:
+            release(held)
+            s.stop()
+
+
 def run_pool(jobs, workers=2):
-    """Runs (holds, job) pairs on `workers` threads, in order, but never two
-    jobs that hold thousands of idle connections at once (RLIMIT_NOFILE is
-    per process, and the holder is this one). The first error stops the
-    pool and is raised once the running jobs end."""
+    """Runs (fds, job) pairs on `workers` threads, in order, but only while
+    the idle connections the running jobs hold (`fds` each) fit this
+    process's RLIMIT_NOFILE. The first error stops the pool and is raised
+    once the running jobs end."""
     cond = threading.Condition()
     queue = list(jobs)
-    holding = [False]
+    budget = FD_LIMIT - 1000
+    holding = [0]
     errors = []
 
     def worker():
@@ -773,12 +798,12 @@ def run_pool(jobs, workers=2):
                 while True:
                     if not queue or errors:
                         return
-                    job = next((j for j in queue if not (j[0] and holding[0])), None)
+                    job = next((j for j in queue if holding[0] + j[0] <= budget or not holding[0]), None)
                     if job:
                         break
                     cond.wait()
                 queue.remove(job)
-                holding[0] = holding[0] or job[0]
+                holding[0] += job[0]
             try:
                 job[1]()
             except Exception as e:  # noqa: BLE001 - raised below, after the other worker's job
@@ -786,8 +811,7 @@ def run_pool(jobs, workers=2):
                     errors.append(e)
             finally:
                 with cond:
-                    if job[0]:
-                        holding[0] = False
+                    holding[0] -= job[0]
                     cond.notify_all()
 
     threads = [threading.Thread(target=worker) for _ in range(workers)]
@@ -977,12 +1001,19 @@ def make_cert():
     return cert, key
 
 
-def tls_client_ctx():
+# ECDHE groups the handshakes are measured with: the client offers only that
+# one (P-256), or its default list, which both servers settle on X25519 from.
+CURVES = ("P-256", "X25519")
+
+
+def tls_client_ctx(curve="P-256"):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+    if curve == "P-256":
+        ctx.set_ecdh_curve("prime256v1")
     return ctx
 
 
@@ -997,7 +1028,7 @@ def tls_setup(statusd, results):
         out["skipped"] = "n/a (no openssl to make the certificate)"
         return None
     cert, key = make_cert()
-    return cert, key, tls_client_ctx()
+    return cert, key, {c: tls_client_ctx(c) for c in CURVES}
 
 
 def full_handshakes(port, ctx, seconds, threads=16):
@@ -1039,7 +1070,8 @@ def full_handshakes(port, ctx, seconds, threads=16):
 
 def bench_tls_load(statusd, nginx, setup, results):
     """Figure 6 on a quiet machine: handshakes/s, CPU per handshake, KiB per idle TLS connection."""
-    cert, key, ctx = setup
+    cert, key, ctxs = setup
+    ctx = ctxs["P-256"]
     for p in (statusd, nginx):
         log(f"TLS: {p.name}")
         s = p.start(tag="-tls", https=(0, cert, key))
@@ -1057,16 +1089,18 @@ def bench_tls_load(statusd, nginx, setup, results):
             settle()
             row["kib_per_conn"] = (s.rss_kib() - idle) / PLAN["tls_held"]
             release(held)
-            hs, cpu, errs = [], [], 0
-            for _ in range(PLAN["rounds"]):
-                cpu0, t0 = s.cpu_s(), time.monotonic()
-                n, e = full_handshakes(tport, ctx, PLAN["tls_s"])
-                errs += e
-                if n:
-                    hs.append(n / (time.monotonic() - t0))
-                    cpu.append((s.cpu_s() - cpu0) / n * 1e3)
-            row["handshakes_per_s"] = spread(hs)
-            row["cpu_ms_per_handshake"] = spread(cpu)
+            errs = 0
+            for curve in CURVES:
+                hs, cpu = [], []
+                for _ in range(PLAN["rounds"]):
+                    cpu0, t0 = s.cpu_s(), time.monotonic()
+                    n, e = full_handshakes(tport, ctxs[curve], PLAN["tls_s"])
+                    errs += e
+                    if n:
+                        hs.append(n / (time.monotonic() - t0))
+                        cpu.append((s.cpu_s() - cpu0) / n * 1e3)
+                row[f"handshakes_per_s {curve}"] = spread(hs)
+                row[f"cpu_ms_per_handshake {curve}"] = spread(cpu)
             row["handshake_errors"] = errs
             row["ka50_rps"] = wrk(tport, 50, False, PLAN["tls_s"], scheme="https")["rps"]
         finally:
@@ -1075,7 +1109,8 @@ def bench_tls_load(statusd, nginx, setup, results):
 
 
 def tls_callgrind_jobs(statusd, nginx, setup, results):
-    cert, key, ctx = setup
+    cert, key, ctxs = setup
+    ctx = ctxs["P-256"]
 
     def job(p):
         log(f"TLS: {p.name} under callgrind")
@@ -1083,8 +1118,8 @@ def tls_callgrind_jobs(statusd, nginx, setup, results):
         row = results["tls"].setdefault(p.name, {})
         port = cg.server.https_port
 
-        def handshake():
-            c = Conn(port, timeout=60.0, tls=ctx)  # a fresh session: a full handshake
+        def handshake(curve):
+            c = Conn(port, timeout=60.0, tls=ctxs[curve])  # a fresh session: a full handshake
             c.get()
             c.close()
         try:
@@ -1095,11 +1130,14 @@ def tls_callgrind_jobs(statusd, nginx, setup, results):
                 keep = os.path.join(OUT, "callgrind", "statusd-tls-request.out")
                 shutil.copyfile(cg.last_dump, keep)
                 results["profile_tls_request"] = profile(keep, n, top=12)
-            row["instr_per_handshake"] = spread([cg.measure(20, handshake) for _ in range(PLAN["cg_batches"])])
+            for curve in CURVES[::-1]:  # P-256 last: its dump is kept
+                row[f"instr_per_handshake {curve}"] = spread(
+                    [cg.measure(PLAN["cg_handshakes"], lambda: handshake(curve), warm=2)
+                     for _ in range(PLAN["cg_batches"])])
             if isinstance(p, Statusd):
                 keep = os.path.join(OUT, "callgrind", "statusd-tls-handshake.out")
                 shutil.copyfile(cg.last_dump, keep)
-                results["profile_tls_handshake"] = profile(keep, 20, top=12)
+                results["profile_tls_handshake"] = profile(keep, PLAN["cg_handshakes"], top=12)
         finally:
             cg.stop()
     return [lambda p=p: job(p) for p in (statusd, nginx)]
@@ -1212,6 +1250,11 @@ def report(peers, results, meta):
     if notes:
         text.append("")
         text.append("wrk reported: " + "; ".join(notes) + ".")
+    if "mhd" in names:
+        text.append("")
+        text.append("libmicrohttpd 0.9.75 on its epoll loop stalls at random with a hundred or more busy "
+                    "connections (one check: 185 requests/s at 128 connections, 33 600 at 129; its poll loop "
+                    "does not); a collapsed rate of its is that stall, not its speed.")
     text.append("")
     text.append("KiB per idle connection = (RSS with N held − RSS idle) / N, VmRSS from /proc; every held "
                 "connection completed one GET /hello first, so each is a real idle keep-alive connection. "
@@ -1220,14 +1263,18 @@ def report(peers, results, meta):
                 "tests/bench/malloc_count_rt.c preloaded (Tornado's figure is CPython's malloc calls; "
                 "pymalloc serves most small objects without one).")
 
-    g = results.get("growth") or {}
-    if g:
+    g, gc = results.get("growth") or {}, results.get("growth_cpu") or {}
+    if g or gc:
         steps = PLAN["growth"]
-        text += ["", "## Instructions per request on one active connection with idle connections held", "",
-                 "| Server | " + " | ".join(f"{fmt_num(s, 0)} idle" for s in steps) + " |",
+        text += ["", "## Cost per request on one active connection with idle keep-alive connections held", "",
+                 "| Server, figure | " + " | ".join(f"{fmt_num(s, 0)} idle" for s in steps) + " |",
                  "|---|" + "---|" * len(steps)]
         for k, v in g.items():
-            text.append(f"| {k} | " + " | ".join(fmt_num(v.get(str(s)), 0) for s in steps) + " |")
+            text.append(f"| {k}, instructions (callgrind) | " +
+                        " | ".join(fmt_num(v.get(str(s)), 0) for s in steps) + " |")
+        for k, v in gc.items():
+            text.append(f"| {k}, server CPU µs, kernel included (wrk -c1) | " +
+                        " | ".join(fmt_num(v.get(str(s)), 1) for s in steps) + " |")
     curve_keys = ["0"] + [str(n) for n in PLAN["held"]]
     text += ["", "## RSS (KiB) against idle keep-alive connections held", "",
              "| Server | " + " | ".join(fmt_num(int(k), 0) for k in curve_keys) + " |",
@@ -1265,11 +1312,15 @@ def report(peers, results, meta):
         text.append(f"statusd against nginx: {t['skipped']}.")
     else:
         text += ["| Figure | gust statusd | nginx |", "|---|---|---|"]
-        tls_rows = [("server CPU ms / full handshake (and its request)", "cpu_ms_per_handshake", 2),
-                    ("instructions / full handshake (and its request, callgrind)", "instr_per_handshake", 0),
-                    ("instructions / TLS keep-alive request (callgrind)", "instr_per_req", 0),
-                    ("full handshakes/s seen (client-bound here: 16 Python threads on one core)",
-                     "handshakes_per_s", 0)]
+        tls_rows = []
+        for curve in CURVES:
+            tls_rows += [(f"server CPU ms / full handshake and its request, ECDHE {curve}",
+                          f"cpu_ms_per_handshake {curve}", 2),
+                         (f"instructions / full handshake and its request, ECDHE {curve} (callgrind)",
+                          f"instr_per_handshake {curve}", 0)]
+        tls_rows += [("instructions / TLS keep-alive request (callgrind)", "instr_per_req", 0),
+                     ("full handshakes/s seen, P-256 (client-bound: 16 Python threads on one core)",
+                      "handshakes_per_s P-256", 0)]
         for title, k, d in tls_rows:
             a, b = dig(t, "statusd", k), dig(t, "nginx", k)
             text.append(f"| {title} | {fmt_spread(a, d)}{ratio(med(a), med(b))} | {fmt_spread(b, d)} |")
@@ -1282,7 +1333,8 @@ def report(peers, results, meta):
     for key, title, path in (
             ("profile", "per keep-alive GET /hello", "statusd-hello.out"),
             ("profile_tls_request", "per TLS keep-alive GET /hello", "statusd-tls-request.out"),
-            ("profile_tls_handshake", "per full TLS handshake and its request", "statusd-tls-handshake.out")):
+            ("profile_tls_handshake", "per full TLS handshake (ECDHE P-256) and its request",
+             "statusd-tls-handshake.out")):
         prof = results.get(key)
         if not prof:
             continue
@@ -1348,6 +1400,8 @@ def main():
     try:
         # Timed figures first, alone on the machine.
         bench_wrk(peers, results)
+        if statusd in peers:
+            bench_growth_cpu(statusd, results)
         tls = tls_setup(statusd, results) if statusd in peers else None
         if tls:
             bench_tls_load(statusd, nginx, tls, results)
@@ -1356,11 +1410,11 @@ def main():
         cg = callgrind_jobs(peers, results)
         mem = memory_jobs(peers, results)
         grow = growth_jobs(statusd, nginx, results) if statusd in peers else []
-        jobs = [(False, j) for j in cg[::-1]]  # Tornado's, the slowest, first
-        holding = [(True, j) for j in mem[::-1] + grow]
+        jobs = [(0, j) for j in cg[::-1]]  # Tornado's, the slowest, first
+        holding = [(max(PLAN["held"]), j) for j in mem[::-1]] + [(max(PLAN["growth"]), j) for j in grow]
         jobs = [j for pair in zip(jobs, holding) for j in pair] + jobs[len(holding):] + holding[len(jobs):]
-        jobs += [(False, j) for j in (tls_callgrind_jobs(statusd, nginx, tls, results) if tls else [])]
-        jobs += [(False, j) for j in rss_limit_jobs(peers, results) + alloc_jobs(peers, so, results)]
+        jobs += [(0, j) for j in (tls_callgrind_jobs(statusd, nginx, tls, results) if tls else [])]
+        jobs += [(0, j) for j in rss_limit_jobs(peers, results) + alloc_jobs(peers, so, results)]
         run_pool(jobs)
     finally:
         stop_all()
