@@ -177,7 +177,7 @@ FUZZ_CXX := $(shell command -v clang++-14 || command -v clang++)
 endif
 FUZZ_OUT := build/fuzz
 FUZZ_FLAGS := -std=c++20 -fno-exceptions -fno-rtti -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iport
-FUZZ_HARNESSES := http_request chunked json dns url http_response
+FUZZ_HARNESSES := http_request chunked json dns url http_response websocket
 FUZZ_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_OUT)/%)
 
 ifeq ($(FUZZ_CXX),)
@@ -195,6 +195,7 @@ $(FUZZ_OUT)/json: src/json_reader.cpp src/json_writer.cpp src/error.cpp
 $(FUZZ_OUT)/dns: src/dns/dns_message.cpp src/error.cpp
 $(FUZZ_OUT)/url: src/http/router.cpp src/error.cpp
 $(FUZZ_OUT)/http_response: src/http/response_parser.cpp src/http/url.cpp src/http/request_parser.cpp src/error.cpp
+$(FUZZ_OUT)/websocket: src/http/websocket_frame.cpp src/error.cpp
 
 $(FUZZ_OUT)/%: tests/fuzz/%.cpp tests/fuzz/fuzz_check.hpp $(wildcard include/gust/*.hpp)
 	@mkdir -p $(@D)

@@ -6,7 +6,7 @@
 set -u
 SECONDS_EACH=${1:-30}
 [ $# -gt 0 ] && shift
-HARNESSES=${*:-"http_request chunked json dns url http_response"}
+HARNESSES=${*:-"http_request chunked json dns url http_response websocket"}
 OUT=build/fuzz
 status=0
 for h in $HARNESSES; do
