@@ -1234,7 +1234,9 @@ def report(peers, results, meta):
 
     text = [f"# make bench{' (BENCH_QUICK=1)' if QUICK else ''}: GET /hello, {meta['date']}", ""]
     text.append(f"Machine: {meta['machine']}. Command: `{meta['command']}`; "
-                f"{meta['elapsed_s']:.0f} s. Server pinned to core {SERVER_CORE}, clients to core {CLIENT_CORE}.")
+                f"{meta['elapsed_s']:.0f} s. Server pinned to core {SERVER_CORE}, clients to core {CLIENT_CORE}. "
+                f"Load average {meta['load'][0]:.1f} at the start, {meta['load'][1]:.1f} at the end "
+                "(work other than the bench's slows what is timed, not what is counted).")
     text.append("Versions: " + ", ".join(f"{p.label} {results[p.name].get('version', '')}" for p in peers) + ".")
     text.append("")
     text.append(f"Medians of {PLAN['rounds']} interleaved round(s) (min–max); ×r = ratio to nginx in the same run. "
@@ -1392,6 +1394,7 @@ def main():
         keep = set(want.split(",")) | {"nginx"}
         peers = [p for p in peers if p.name in keep]
     results = {p.name: {"version": p.version()} for p in peers}
+    load_before = os.getloadavg()[0]
 
     watchdog = threading.Timer(PLAN["budget_s"], lambda: (log(f"still running after {PLAN['budget_s']} s: "
                                                                "stopping"), stop_all(), os._exit(1)))
@@ -1420,7 +1423,7 @@ def main():
         stop_all()
         watchdog.cancel()
 
-    meta = dict(date=time.strftime("%Y-%m-%d"), machine=machine(),
+    meta = dict(date=time.strftime("%Y-%m-%d"), machine=machine(), load=(load_before, os.getloadavg()[0]),
                 command="make bench" + (" BENCH_QUICK=1" if QUICK else ""), elapsed_s=time.monotonic() - T0)
     results["meta"] = meta
     text = report(peers, results, meta)
