@@ -88,6 +88,19 @@ Result<size_t> udp_send(int fd, std::span<const uint8_t> data, const Address& to
 Result<size_t> udp_receive(int fd, std::span<uint8_t> out, Address* from);
 // A connected pair of non-blocking stream sockets (for tests and in-process pipes).
 Result<void> socket_pair(int fds[2]);
+
+// ---- Fault injection (tests) ----------------------------------------------
+
+// The socket calls a fault hook can fail or shorten.
+enum class FaultSite : uint8_t { accept, read, write };
+// Runs before the system call. Returns 0 to let it run (after lowering `*len`
+// for a short read or write, never to 0), or an errno value (EINTR, EAGAIN,
+// ECONNRESET, EMFILE, ...) that the call then fails with, exactly as if the
+// kernel had returned it: EINTR is retried, EAGAIN becomes Errc::again, and so on.
+using FaultHook = int (*)(void* user, FaultSite site, int fd, size_t* len);
+// Installs the hook (nullptr removes it). For tests: set it while no other
+// thread is inside a socket call. Without a hook a call costs one extra branch.
+void set_fault_hook(FaultHook hook, void* user);
 // The most file descriptors this process may open (RLIMIT_NOFILE soft limit).
 int max_open_files();
 

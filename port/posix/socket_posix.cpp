@@ -37,6 +37,18 @@ constexpr int kSocketFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 constexpr int kSocketFlags = 0;
 #endif
 
+FaultHook g_fault_hook = nullptr;
+void* g_fault_user = nullptr;
+
+// 0: go ahead (with *len perhaps lowered); else the errno the call fails with.
+inline int injected_fault(FaultSite site, int fd, size_t* len) {
+    if (!g_fault_hook) return 0;
+    size_t want = *len;
+    int e = g_fault_hook(g_fault_user, site, fd, len);
+    if (*len == 0 || *len > want) *len = want;
+    return e;
+}
+
 Result<void> make_nonblocking_cloexec(int fd) {
     if (kSocketFlags != 0) return ok();
     int fl = ::fcntl(fd, F_GETFL);
@@ -96,6 +108,13 @@ Result<int> tcp_accept(int listen_fd, Address* peer) {
     sockaddr_storage ss{};
     for (;;) {
         socklen_t len = sizeof ss;
+        size_t unused = 1;
+        if (int e = injected_fault(FaultSite::accept, listen_fd, &unused)) {
+            errno = e;
+            if (errno == EINTR) continue;
+            if (errno == ECONNABORTED) return Error(Errc::again, "connection aborted before accept", errno);
+            return errno_error(errno, "accept() failed");
+        }
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
         int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
@@ -171,7 +190,14 @@ Result<Address> peer_address(int fd) {
 
 Result<size_t> read(int fd, std::span<uint8_t> out) {
     for (;;) {
-        ssize_t n = ::read(fd, out.data(), out.size());
+        size_t len = out.size();
+        ssize_t n;
+        if (int e = injected_fault(FaultSite::read, fd, &len)) {
+            errno = e;
+            n = -1;
+        } else {
+            n = ::read(fd, out.data(), len);
+        }
         if (n >= 0) return static_cast<size_t>(n);
         if (errno != EINTR) return errno_error(errno, "read() failed");
     }
@@ -179,9 +205,15 @@ Result<size_t> read(int fd, std::span<uint8_t> out) {
 
 Result<size_t> write(int fd, std::span<const uint8_t> data) {
     for (;;) {
+        size_t len = data.size();
+        if (int e = injected_fault(FaultSite::write, fd, &len)) {
+            errno = e;
+            if (errno != EINTR) return errno_error(errno, "write() failed");
+            continue;
+        }
         // send(MSG_NOSIGNAL): a closed peer gives EPIPE instead of killing the process.
-        ssize_t n = ::send(fd, data.data(), data.size(), kNoSignal);
-        if (n < 0 && errno == ENOTSOCK) n = ::write(fd, data.data(), data.size());  // pipes, eventfd
+        ssize_t n = ::send(fd, data.data(), len, kNoSignal);
+        if (n < 0 && errno == ENOTSOCK) n = ::write(fd, data.data(), len);  // pipes, eventfd
         if (n >= 0) return static_cast<size_t>(n);
         if (errno != EINTR) return errno_error(errno, "write() failed");
     }
@@ -193,9 +225,24 @@ Result<size_t> writev(int fd, std::span<const std::span<const uint8_t>> parts) {
     constexpr size_t kMaxParts = 16;
     iovec iov[kMaxParts];
     size_t count = parts.size() < kMaxParts ? parts.size() : kMaxParts;
+    size_t total = 0;
     for (size_t i = 0; i < count; ++i) {
         iov[i].iov_base = const_cast<uint8_t*>(parts[i].data());
         iov[i].iov_len = parts[i].size();
+        total += parts[i].size();
+    }
+    size_t allowed = total;
+    for (;;) {
+        int e = injected_fault(FaultSite::write, fd, &allowed);
+        if (e == EINTR) continue;
+        if (e) return errno_error(e, "writev() failed");
+        break;
+    }
+    if (allowed < total) {  // a short write: trim the vector to `allowed` bytes
+        size_t left = allowed, i = 0;
+        for (; i < count && left >= iov[i].iov_len; ++i) left -= iov[i].iov_len;
+        if (i < count) iov[i].iov_len = left;
+        count = i + (i < count && left > 0 ? 1 : 0);
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -282,6 +329,11 @@ int max_open_files() {
     if (::getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > static_cast<rlim_t>(INT_MAX)) return INT_MAX;
     return static_cast<int>(rl.rlim_cur);
+}
+
+void set_fault_hook(FaultHook hook, void* user) {
+    g_fault_user = user;
+    g_fault_hook = hook;
 }
 
 }  // namespace gust::port

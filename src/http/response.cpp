@@ -34,7 +34,10 @@ bool valid_header_name(std::string_view n) {
 bool ensure_out(Connection& c) {
     if (!c.out) {
         c.out = c.server->buffers->acquire();
-        if (!c.out) return false;
+        if (!c.out) {
+            c.out_exhausted = true;  // the server answers 503, not 500
+            return false;
+        }
         c.head_len = 0;
         c.out_len = 0;
         c.out_start = 0;
@@ -349,10 +352,12 @@ Task<Result<void>> Server::Impl::send_error(Connection& c, uint16_t status, cons
                     !c.body_done || !keep_alive;
     int n = std::snprintf(msg, sizeof msg,
                           "HTTP/1.1 %u %s\r\n%sServer: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                          "Content-Length: %d\r\n%s%s%s%s\r\n%u %s\n",
+                          "Content-Length: %d\r\n%s%s%s%s%s\r\n%u %s\n",
                           unsigned(status), reason, date_header(), options.server_name, body_len,
                           allow ? "Allow: " : "", allow ? allow : "", allow ? "\r\n" : "",
-                          c.close_after ? "Connection: close\r\n" : "", unsigned(status), reason);
+                          c.close_after ? "Connection: close\r\n" : "",
+                          status == 503 ? "Retry-After: 1\r\n" : "",  // every 503 here is a full pool
+                          unsigned(status), reason);
     count_status(status);
     if (n <= 0 || size_t(n) >= sizeof msg) co_return Error(Errc::too_large, "http: error response too long");
     size_t len = size_t(n);

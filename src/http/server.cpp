@@ -390,6 +390,7 @@ Task<> Server::Impl::serve(Connection& c) {
         c.head_only = head.method == Method::head;
         c.version = head.version;
         c.close_after = false;
+        c.out_exhausted = false;
         c.body_base = c.in_pos = parsed.consumed;
         c.framing = head.framing;
         c.body_left = head.framing == Framing::content_length ? head.content_length : 0;
@@ -446,7 +447,8 @@ Task<> Server::Impl::serve(Connection& c) {
                 } else if (!done || res.failed_) {
                     if (!res.head_sent()) {
                         c.out.reset();
-                        (void)co_await send_error(c, done.error().code == Errc::no_memory ? 503 : 500);
+                        bool exhausted = c.out_exhausted || (!done && done.error().code == Errc::no_memory);
+                        (void)co_await send_error(c, exhausted ? 503 : 500);
                     } else {
                         c.close_after = true;  // the head is out: all we can do is cut the response
                     }
@@ -454,7 +456,7 @@ Task<> Server::Impl::serve(Connection& c) {
                     if (!res.complete()) res.send({}, {});  // the handler set nothing: an empty body
                     if (res.failed_) {
                         c.out.reset();
-                        (void)co_await send_error(c, 500);
+                        (void)co_await send_error(c, c.out_exhausted ? 503 : 500);
                     } else {
                         res.head_sent_ = true;
                         auto r = co_await flush(c);

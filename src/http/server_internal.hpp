@@ -59,6 +59,7 @@ struct Connection {
     size_t out_start = 0;     // where the staged bytes begin (the status line start)
     bool head_only = false;   // HEAD request: no body bytes on the wire
     bool has_content_type = false;  // the handler set Content-Type itself
+    bool out_exhausted = false;     // the buffer pool had no output buffer for this response
     Version version = Version::http11;
     detail::Slot<JsonWriter> json;  // Response::json() writes through this
     size_t json_at = 0;       // where the JSON body starts in `out`
