@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include <gust/gust.hpp>
 #include <gust/http.hpp>
@@ -12,6 +13,7 @@
 #include "port.hpp"
 
 #include "routes.hpp"
+#include "upstream.hpp"
 
 using namespace gust;
 
@@ -20,6 +22,7 @@ namespace {
 int usage(FILE* to) {
     std::fprintf(to,
                  "usage: statusd [--http ADDR:PORT] [--https ADDR:PORT [--cert FILE --key FILE] [--state-dir DIR]]\n"
+                 "               [--upstream URL]...\n"
                  "               [--max-conns N] [--upload-dir DIR] [--status-cache-ms N]\n"
                  "               [--poller epoll|poll|select] [--log-level debug|info|warn|error] [--help]\n"
                  "  --http ADDR:PORT   listen address (default 127.0.0.1:8080; port 0 picks one; 'off' for none)\n"
@@ -31,6 +34,7 @@ int usage(FILE* to) {
                  "  --handshake-timeout-ms N  drop TLS clients that have not finished the handshake (default 10000)\n"
                  "  --max-conns N      most simultaneous connections (default: the board's limit)\n"
                  "  --poller NAME      readiness backend: epoll, poll or select (default: the board's)\n"
+                 "  --upstream URL     fetched by GET /api/upstream, all at once (repeatable, at most 8)\n"
                  "  --upload-dir DIR   where PUT /api/upload/{name} stores files (default ./uploads)\n"
                  "  --status-cache-ms N  serve /api/status and /metrics from a cache this fresh\n"
                  "                     (default 500; 0 reads the system on every request)\n");
@@ -82,6 +86,7 @@ int main(int argc, char** argv) {
     long handshake_ms = 10000;
     Limits limits;
     StatusdContext ctx;
+    UpstreamContext upstream;
     ctx.status_cache = std::chrono::milliseconds(500);
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];
@@ -113,6 +118,16 @@ int main(int argc, char** argv) {
             else if (std::strcmp(v, "poll") == 0) limits.poller = PollerKind::poll;
             else if (std::strcmp(v, "select") == 0) limits.poller = PollerKind::select;
             else return usage(stderr);
+        } else if (std::strcmp(a, "--upstream") == 0) {
+            if (upstream.count == kMaxUpstreams) {
+                std::fprintf(stderr, "statusd: at most %d --upstream URLs\n", kMaxUpstreams);
+                return 2;
+            }
+            if (auto u = http::parse_url(v); !u) {
+                std::fprintf(stderr, "statusd: --upstream %s: %s\n", v, u.error().message);
+                return 2;
+            }
+            upstream.urls[upstream.count++] = v;
         } else if (std::strcmp(a, "--upload-dir") == 0) ctx.upload_dir = v;
         else if (std::strcmp(a, "--status-cache-ms") == 0) {
             char* end = nullptr;
@@ -145,6 +160,20 @@ int main(int argc, char** argv) {
     ctx.cache = &cache;
     Router app;
     if (auto added = add_statusd_routes(app, ctx); !added) {
+        std::fprintf(stderr, "statusd: routes: %s\n", added.error().message);
+        return 1;
+    }
+    // Made before the Server, so it outlives every handler that uses it.
+    std::optional<http::Client> upstream_client;
+    if (upstream.count > 0) {
+        upstream_client.emplace(loop);
+        if (!upstream_client->status()) {
+            std::fprintf(stderr, "statusd: upstream client: %s\n", upstream_client->status().error().message);
+            return 1;
+        }
+        upstream.client = &*upstream_client;
+    }
+    if (auto added = add_upstream_route(app, upstream); !added) {
         std::fprintf(stderr, "statusd: routes: %s\n", added.error().message);
         return 1;
     }
