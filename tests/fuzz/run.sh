@@ -9,6 +9,8 @@ SECONDS_EACH=${1:-30}
 HARNESSES=${*:-"http_request chunked json dns url http_response websocket"}
 OUT=build/fuzz
 status=0
+passed=0
+failed=0
 for h in $HARNESSES; do
     bin=$OUT/$h
     corpus=$OUT/corpus/$h
@@ -16,6 +18,7 @@ for h in $HARNESSES; do
     log=$OUT/$h.log
     if [ ! -x "$bin" ]; then
         printf 'fuzz %-13s MISSING (%s not built)\n' "$h" "$bin"
+        failed=$((failed + 1))
         status=1
         continue
     fi
@@ -30,12 +33,15 @@ for h in $HARNESSES; do
     if [ $rc -eq 0 ] && [ -n "$runs" ]; then
         printf 'fuzz %-13s ok      %10s execs in %ss, coverage %s, corpus %s files\n' \
             "$h" "$runs" "$SECONDS_EACH" "${cov:-?}" "$(ls "$corpus" | wc -l)"
+        passed=$((passed + 1))
     else
         crash=$(ls -t "$artifacts" 2>/dev/null | head -n 1)
         printf 'fuzz %-13s FAILED  (exit %s) input %s, log %s\n' \
             "$h" "$rc" "${crash:+$artifacts/$crash}" "$log"
         grep -m 1 -E 'ERROR: |invariant failed|runtime error' "$log" | sed 's/^/    /'
+        failed=$((failed + 1))
         status=1
     fi
 done
+echo "$passed passed, $failed failed"
 exit $status
