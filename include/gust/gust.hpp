@@ -14,6 +14,7 @@
 #include <gust/future.hpp>
 #include <gust/http.hpp>
 #include <gust/http_parser.hpp>
+#include <gust/hub.hpp>
 #include <gust/json.hpp>
 #include <gust/limits.hpp>
 #include <gust/log.hpp>
@@ -25,4 +26,6 @@
 #include <gust/task.hpp>
 #include <gust/tls.hpp>
 #include <gust/url.hpp>
+#include <gust/websocket.hpp>
+#include <gust/websocket_frame.hpp>
 #include <gust/when.hpp>

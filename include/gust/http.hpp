@@ -42,6 +42,14 @@
 #ifndef GUST_HTTP_MAX_RESPONSE_HEADERS
 #define GUST_HTTP_MAX_RESPONSE_HEADERS 16
 #endif
+// Largest WebSocket message, and how many messages above an I/O buffer's size
+// may be arriving at once (ServerOptions::websocket_*).
+#ifndef GUST_WS_MAX_MESSAGE
+#define GUST_WS_MAX_MESSAGE 65536
+#endif
+#ifndef GUST_WS_BUFFERS
+#define GUST_WS_BUFFERS 4
+#endif
 
 namespace gust {
 
@@ -52,6 +60,7 @@ namespace http {
 class Server;
 struct Connection;
 struct ResponseAccess;  // the response cache (cache_middleware.cpp)
+struct WebSocketAccess;  // the WebSocket handshake (websocket_server.cpp)
 }  // namespace http
 
 // What a handler sees of a request. Views point into the connection's input
@@ -92,6 +101,7 @@ public:
 private:
     friend class http::Server;
     friend struct http::Connection;
+    friend struct http::WebSocketAccess;
     http::Connection* conn_ = nullptr;
     const http::RequestHead* head_ = nullptr;
     const PathParams* params_ = nullptr;
@@ -141,6 +151,7 @@ private:
     friend class http::Server;
     friend struct http::Connection;
     friend struct http::ResponseAccess;
+    friend struct http::WebSocketAccess;
     JsonWriter* begin_json();
     void end_json();
 
@@ -182,6 +193,12 @@ struct ServerOptions {
     Duration write_timeout = std::chrono::seconds(30);   // longest wait for a slow reader
     Duration drain_timeout = std::chrono::seconds(5);    // graceful shutdown deadline
     const char* server_name = "gust";     // the Server header
+    // WebSocket messages larger than an I/O buffer are joined in one of
+    // `websocket_buffers` buffers of `websocket_max_message` bytes (reserved
+    // at start-up, pages touched on first use); also the largest message a
+    // WebSocket route accepts (1009 above).
+    uint64_t websocket_max_message = GUST_WS_MAX_MESSAGE;
+    uint32_t websocket_buffers = GUST_WS_BUFFERS;
 };
 
 // Counters for status pages; all since start.
@@ -204,6 +221,8 @@ struct ServerStats {
     uint64_t tls_handshake_ns = 0;        // time spent inside mbedTLS handshake steps (server CPU)
     uint32_t tls_connections_open = 0;
     uint32_t tls_handshakes_active = 0;
+    uint64_t websockets_accepted = 0;     // successful WebSocket handshakes
+    uint32_t websockets_open = 0;
 };
 
 class Server {

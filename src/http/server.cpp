@@ -222,6 +222,8 @@ void Server::Impl::close_connection(Connection& c) {
     c.json.reset();
     c.in_use = false;
     c.serving = false;
+    c.upgrade = nullptr;
+    c.ws = nullptr;
     c.next_free = free_conn;
     free_conn = c.index;
     --stats.connections_open;
@@ -472,6 +474,12 @@ Task<> Server::Impl::serve(Connection& c) {
         c.out.reset();
         c.request = nullptr;
         c.response = nullptr;
+        if (c.upgrade) {
+            // A WebSocket handshake succeeded: this coroutine ends and the
+            // reaper starts the session, which owns the connection from now on.
+            reap_later(c);
+            co_return;
+        }
         if (!c.body_done && !c.close_after) {
             auto r = co_await discard_body(c, head);
             if (!r) c.close_after = true;
@@ -493,7 +501,10 @@ void Server::Impl::reap_later(Connection& c) {
     // The coroutine cannot destroy its own frame; the loop does it next turn.
     c.reap.run = [](ReadyNode* n) {
         Connection* conn = static_cast<Connection::Reaper*>(n)->conn;
-        if (conn->task.done()) conn->task = Task<>();
+        if (conn->task.done()) {
+            conn->task = Task<>();
+            if (conn->upgrade) conn->server->start_websocket(*conn);
+        }
     };
     loop.schedule(c.reap);
 }
@@ -516,8 +527,10 @@ void Server::shutdown(Callback done) {
     s.close_listeners();
     if (s.accept_backoff) s.loop.cancel(s.accept_backoff);
     log_info("http: draining %u connection(s)", unsigned(s.stats.connections_open));
-    for (uint32_t i = 0; i < s.max_conns; ++i)
+    for (uint32_t i = 0; i < s.max_conns; ++i) {
         if (s.conns[i].in_use && !s.conns[i].serving) s.close_connection(s.conns[i]);
+        else if (s.conns[i].ws) s.conns[i].ws->go_away();  // 1001; the client's answer ends the session
+    }
     auto t = s.loop.call_later(s.options.drain_timeout, [&s] {
         s.drain_timer = TimerId();
         log_warn("http: drain deadline passed; closing %u connection(s)", unsigned(s.stats.connections_open));
@@ -559,6 +572,14 @@ Server::Server(Loop& loop, Router& router, const ServerOptions& options)
     // Start-up only: connection slots, TLS streams and buffers are reserved once.
     s.conns = new (std::nothrow) Connection[s.max_conns];
     s.buffers = new (std::nothrow) BufferPool(nbuf, options.buffer_size);
+    if (options.websocket_buffers && options.websocket_max_message > options.buffer_size)
+        s.ws_buffers = new (std::nothrow) BufferPool(options.websocket_buffers, size_t(options.websocket_max_message));
+    if (s.ws_buffers && s.ws_buffers->capacity() != options.websocket_buffers) {
+        log_warn("http: cannot reserve WebSocket message buffers; messages over %u bytes will be refused",
+                 unsigned(options.buffer_size));
+        delete s.ws_buffers;
+        s.ws_buffers = nullptr;
+    }
     if (s.max_tls) {
         s.tls_streams = new (std::nothrow) TlsStream[s.max_tls];
         s.tls_free = new (std::nothrow) TlsStream*[s.max_tls];
@@ -638,6 +659,7 @@ Server::~Server() {
     delete[] s.tls_streams;
     delete[] s.tls_free;
     delete s.buffers;
+    delete s.ws_buffers;
     delete impl_;
 }
 

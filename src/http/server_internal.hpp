@@ -66,6 +66,12 @@ struct Connection {
 
     Request* request = nullptr;
     Response* response = nullptr;
+
+    // WebSocket: the route whose handshake succeeded (the serve task ends and
+    // the reaper starts the session), then the session's WebSocket.
+    const Route* upgrade = nullptr;
+    std::string_view ws_subprotocol;
+    WebSocket* ws = nullptr;
 };
 
 struct Server::Impl {
@@ -97,6 +103,7 @@ struct Server::Impl {
     uint32_t max_conns = 0;
     uint32_t free_conn = UINT32_MAX;
     BufferPool* buffers = nullptr;
+    BufferPool* ws_buffers = nullptr;  // WebSocket messages larger than an I/O buffer
     ServerStats stats;
 
     char date[40] = {};       // "Date: Mon, 23 Nov 2026 04:15:51 GMT\r\n"
@@ -129,6 +136,10 @@ struct Server::Impl {
     void check_drained();
     void reap_later(Connection& c);
     const char* date_header();
+
+    // websocket_server.cpp
+    void start_websocket(Connection& c);
+    Task<> websocket_session(Connection& c, const Route& route);
 
     // response.cpp
     Task<Result<void>> flush(Connection& c);
