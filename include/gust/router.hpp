@@ -37,6 +37,7 @@
 #include <gust/http_parser.hpp>
 #include <gust/result.hpp>
 #include <gust/task.hpp>
+#include <gust/websocket.hpp>
 
 #ifndef GUST_MAX_ROUTES
 #define GUST_MAX_ROUTES 64
