@@ -24,6 +24,12 @@ T* allocate_array(size_t n) {
     for (size_t i = 0; i < n; ++i) new (&a[i]) T();
     return a;
 }
+// Memory for n slots, none constructed: a slot is built on first use, so
+// pages no slot has reached cost address space, not resident memory.
+template <typename T>
+T* reserve_array(size_t n) {
+    return static_cast<T*>(std::malloc(sizeof(T) * (n ? n : 1)));
+}
 template <typename T>
 void free_array(T* a, size_t n) {
     if (!a) return;
@@ -79,9 +85,9 @@ Loop::Loop(const Limits& limits) : limits_(limits) {
     case PollerKind::select: poller_ = port::poller_select_create(limits_.max_watches); break;
     case PollerKind::epoll: poller_ = port::poller_epoll_create(limits_.max_watches); break;
     }
-    timers_ = allocate_array<TimerSlot>(limits_.max_timers);
+    timers_ = reserve_array<TimerSlot>(limits_.max_timers);
     heap_ = allocate_array<uint32_t>(limits_.max_timers);
-    watches_ = allocate_array<WatchSlot>(limits_.max_watches);
+    watches_ = reserve_array<WatchSlot>(limits_.max_watches);
     fired_ = allocate_array<port::Fired>(limits_.max_watches);
     posted_ = allocate_array<Posted>(limits_.post_queue);
     wake_ = new (std::nothrow) port::WakeFd();
@@ -93,10 +99,6 @@ Loop::Loop(const Limits& limits) : limits_(limits) {
         init_error_ = Error(Errc::no_memory, "loop: cannot reserve its pools");
         return;
     }
-    for (uint32_t i = 0; i < limits_.max_timers; ++i) timers_[i].next_free = i + 1 < limits_.max_timers ? i + 1 : kNone;
-    timer_free_ = limits_.max_timers ? 0 : kNone;
-    for (uint32_t i = 0; i < limits_.max_watches; ++i) watches_[i].next_free = i + 1 < limits_.max_watches ? i + 1 : kNone;
-    watch_free_ = limits_.max_watches ? 0 : kNone;
 
     auto w = port::wake_open();
     if (!w) {
@@ -134,9 +136,9 @@ Loop::~Loop() {
     if (wake_) port::wake_close(*wake_);
     delete wake_;
     delete poller_;
-    free_array(timers_, limits_.max_timers);
+    free_array(timers_, timers_made_);
     free_array(heap_, limits_.max_timers);
-    free_array(watches_, limits_.max_watches);
+    free_array(watches_, watches_made_);
     free_array(fired_, limits_.max_watches);
     free_array(posted_, limits_.post_queue);
     if (t_current == this) t_current = previous_current_;
@@ -336,10 +338,16 @@ void Loop::free_timer(uint32_t slot) {
 }
 
 Result<TimerId> Loop::call_at(TimePoint deadline, Callback fn) {
-    if (timer_free_ == kNone) return Error(Errc::no_memory, "loop: all timers are in use (raise Limits::max_timers)");
     uint32_t slot = timer_free_;
+    if (slot != kNone) {
+        timer_free_ = timers_[slot].next_free;
+    } else if (timers_made_ < limits_.max_timers) {
+        slot = timers_made_++;
+        new (&timers_[slot]) TimerSlot();
+    } else {
+        return Error(Errc::no_memory, "loop: all timers are in use (raise Limits::max_timers)");
+    }
     TimerSlot& t = timers_[slot];
-    timer_free_ = t.next_free;
     t.deadline = deadline;
     t.period = Duration(0);
     t.fn = static_cast<Callback&&>(fn);
@@ -359,7 +367,7 @@ Result<TimerId> Loop::every(Duration period, Callback fn) {
 }
 
 bool Loop::cancel(TimerId id) {
-    if (!id || id.slot >= limits_.max_timers) return false;
+    if (!id || id.slot >= timers_made_) return false;
     TimerSlot& t = timers_[id.slot];
     if (t.generation != id.generation) return false;
     if (t.running) {  // a periodic timer cancelling itself from its callback
@@ -404,7 +412,7 @@ void Loop::run_timers() {
 // ---- File descriptors -----------------------------------------------------------
 
 Loop::WatchSlot* Loop::find_watch(WatchId id) {
-    if (!id || id.slot >= limits_.max_watches) return nullptr;
+    if (!id || id.slot >= watches_made_) return nullptr;
     WatchSlot& w = watches_[id.slot];
     return w.in_use && w.generation == id.generation ? &w : nullptr;
 }
@@ -415,8 +423,16 @@ uint8_t Loop::wanted_events(const WatchSlot& w) const {
 
 Result<WatchId> Loop::add_watch(int fd) {
     if (fd < 0) return Error(Errc::invalid_argument, "loop: add_watch needs an open fd");
-    if (watch_free_ == kNone) return Error(Errc::no_memory, "loop: all fd watches are in use (raise Limits::max_watches)");
     uint32_t slot = watch_free_;
+    if (slot == kNone) {
+        if (watches_made_ == limits_.max_watches)
+            return Error(Errc::no_memory, "loop: all fd watches are in use (raise Limits::max_watches)");
+        // Built and put on the free list first, so a refused add leaves it there.
+        slot = watches_made_++;
+        new (&watches_[slot]) WatchSlot();
+        watches_[slot].next_free = kNone;
+        watch_free_ = slot;
+    }
     WatchSlot& w = watches_[slot];
     auto r = poller_->add(fd, slot, 0);
     if (!r) return r.error();
@@ -477,7 +493,7 @@ void Loop::dispatch(size_t n) {
     for (size_t i = 0; i < n; ++i) {
         uint32_t slot = fired_[i].token;
         uint8_t ev = fired_[i].events;
-        if (!ev || slot >= limits_.max_watches) continue;
+        if (!ev || slot >= watches_made_) continue;
         WatchSlot& w = watches_[slot];
         if (!w.in_use) continue;
         uint32_t gen = w.generation;

@@ -186,10 +186,12 @@ private:
     uint32_t* heap_ = nullptr;  // slot indices ordered by (deadline, sequence)
     uint32_t heap_size_ = 0;
     uint32_t timer_free_ = UINT32_MAX;
+    uint32_t timers_made_ = 0;  // slots constructed so far; the rest are untouched memory
     uint64_t timer_sequence_ = 0;
 
     WatchSlot* watches_ = nullptr;
     uint32_t watch_free_ = UINT32_MAX;
+    uint32_t watches_made_ = 0;
     uint32_t watches_used_ = 0;
 
     ReadyNode ready_head_;  // sentinel of a circular list
