@@ -1,11 +1,14 @@
 # gust: one Makefile for every board.
-#   make [BOARD=host|armhf] [all|run|test|check|install|size|clean|deps|print-deps]
+#   make [BOARD=host|rpi|armhf|mipsel|riscv64|mips] [all|run|test|check|install|install-programs|size|footprint|clean|deps|print-deps]
 # Honours CROSS_COMPILE, CXX, CXXFLAGS, LDFLAGS, PREFIX, DESTDIR, MBEDTLS_DIR,
-# NO_DEPS=1, SANITIZE=1, BUILD=dir, V=1. CXXFLAGS and LDFLAGS are appended to
-# gust's own flags (-std=c++20, warnings, board CPU flags), never replace them.
+# MBEDTLS=2.28|3.6, STATIC=1, LTO=0|1, RELEASE=0|1, LOG_LEVEL=0..3, NO_DEPS=1,
+# SANITIZE=1, BUILD=dir, V=1. CXXFLAGS and LDFLAGS are appended to gust's own
+# flags (-std=c++20, warnings, board CPU flags), never replace them.
 
 BOARD ?= host
 BOARD_DIR := boards/$(BOARD)
+# Where boards/qemu-backports.sh puts a newer qemu for boards that name one in BOARD_QEMU.
+QEMU_DIR := $(CURDIR)/build/qemu
 ifeq ($(wildcard $(BOARD_DIR)/board.mk),)
 $(error unknown board '$(BOARD)': there is no $(BOARD_DIR)/board.mk (boards: $(notdir $(wildcard boards/*))))
 endif
@@ -23,21 +26,42 @@ RUNNER ?= $(BOARD_RUNNER)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-# MBEDTLS=3.6: mbedTLS 3.6 LTS built from Debian 13's source package
-# (boards/mbedtls-source.sh) instead of the system's, and gust in its own
-# folder so its objects never mix with a 2.28 build's.
-ifeq ($(MBEDTLS),3.6)
-MBEDTLS_DIR := $(CURDIR)/build/mbedtls-3.6-$(BOARD)
-BUILD ?= build/$(BOARD)-mbedtls36$(if $(SANITIZE),-san)
+# Device boards default to -Os, LTO and a release build (BOARD_OPT, BOARD_LTO,
+# BOARD_RELEASE in board.mk); the command line overrides each.
+LTO ?= $(BOARD_LTO)
+RELEASE ?= $(BOARD_RELEASE)
+# RELEASE=1 compiles out log lines below LOG_LEVEL (0 debug, 1 info, 2 warn, 3 error).
+LOG_LEVEL ?= 1
+override LTO := $(filter 1,$(LTO))
+override RELEASE := $(filter 1,$(RELEASE))
+override STATIC := $(filter 1,$(STATIC))
+
+# MBEDTLS=3.6 or 2.28: mbedTLS built from Debian 13's (3.6 LTS) or Debian 12's
+# (2.28 LTS) source package by boards/mbedtls-source.sh instead of the
+# system's. Boards whose Debian has no multiarch package name theirs in
+# BOARD_MBEDTLS; an MBEDTLS_DIR you give (a vendor SDK) wins over that default.
+# Asked for on the command line, gust builds in its own folder so its objects
+# never mix with those against the board's default mbedTLS.
+ifeq ($(MBEDTLS_DIR),)
+MBEDTLS ?= $(BOARD_MBEDTLS)
+endif
+ifneq ($(MBEDTLS),)
+ifeq ($(filter $(MBEDTLS),2.28 3.6),)
+$(error MBEDTLS=$(MBEDTLS): only MBEDTLS=2.28 or 3.6 is known (default: the system's mbedTLS, or MBEDTLS_DIR))
+endif
+MBEDTLS_DIR := $(CURDIR)/build/mbedtls-$(MBEDTLS)-$(BOARD)
+ifneq ($(MBEDTLS),$(BOARD_MBEDTLS))
+BUILD ?= build/$(BOARD)-mbedtls$(subst .,,$(MBEDTLS))$(if $(STATIC),-static)$(if $(SANITIZE),-san)
+endif
 $(BUILD)/include/gust/board.hpp: | $(MBEDTLS_DIR)/lib/libmbedtls.a
 $(MBEDTLS_DIR)/lib/libmbedtls.a:
-	$(Q)CC="$(CROSS_COMPILE)gcc" AR="$(AR)" CFLAGS="-O2 $(BOARD_CPUFLAGS)" sh boards/mbedtls-source.sh $(MBEDTLS_DIR)
-else ifneq ($(MBEDTLS),)
-$(error MBEDTLS=$(MBEDTLS): only MBEDTLS=3.6 is known (default: the system's mbedTLS, or MBEDTLS_DIR))
+	$(Q)CC="$(CROSS_COMPILE)gcc" AR="$(CROSS_COMPILE)ar" CFLAGS="$(if $(BOARD_OPT),$(BOARD_OPT),-O2) $(BOARD_CPUFLAGS)" \
+	    sh boards/mbedtls-source.sh $(MBEDTLS_DIR) $(MBEDTLS)
 endif
 
-# SANITIZE=1 builds everything with ASan+UBSan into its own folder (make check).
-BUILD ?= build/$(BOARD)$(if $(SANITIZE),-san)
+# SANITIZE=1 builds everything with ASan+UBSan into its own folder (make
+# check); STATIC=1 links programs and tests with -static, into its own folder.
+BUILD ?= build/$(BOARD)$(if $(STATIC),-static)$(if $(SANITIZE),-san)
 
 ifeq ($(V),1)
 Q :=
@@ -52,12 +76,26 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 OPT := $(if $(SANITIZE),-O1 -g,$(BOARD_OPT) -g)
+# LTO objects need the plugin-aware archiver; the link then optimises across
+# the library, mbedTLS calls and the program (and warns with the same -Werror).
+ifneq ($(LTO),)
+ifeq ($(SANITIZE),)
+LTOFLAGS := -flto=auto
+AR := $(CROSS_COMPILE)gcc-ar
+endif
+endif
+RELEASEFLAGS := $(if $(RELEASE),-DGUST_LOG_COMPILE_LEVEL=$(LOG_LEVEL))
+# -static takes libstdc++, libgcc, libc and mbedTLS's archives into the program.
+STATICFLAGS := $(if $(STATIC),-static)
 MBEDTLS_CFLAGS := $(if $(MBEDTLS_DIR),-I$(MBEDTLS_DIR)/include)
 MBEDTLS_LIBS := $(if $(MBEDTLS_DIR),-L$(MBEDTLS_DIR)/lib) -lmbedtls -lmbedx509 -lmbedcrypto
-ALL_CXXFLAGS := $(LANGFLAGS) $(WARN) $(OPT) $(BOARD_CPUFLAGS) $(SANFLAGS) -MMD -MP \
+ALL_CXXFLAGS := $(LANGFLAGS) $(WARN) $(OPT) $(BOARD_CPUFLAGS) $(LTOFLAGS) $(RELEASEFLAGS) $(SANFLAGS) -MMD -MP \
     -Iinclude -I$(BUILD)/include -Iport $(MBEDTLS_CFLAGS) $(CXXFLAGS)
-ALL_LDFLAGS := $(BOARD_CPUFLAGS) $(SANFLAGS) $(LDFLAGS)
-LIBS := $(MBEDTLS_LIBS) -lpthread
+# GCC 12 names a coroutine frame's fields per translation unit, so the same
+# coroutine instantiated in two files looks like an ODR violation to LTO
+# (-Wodr exists only under LTO: a non-LTO build checks nothing either).
+ALL_LDFLAGS := $(BOARD_CPUFLAGS) $(OPT) $(LTOFLAGS) $(WARN) $(if $(LTOFLAGS),-Wno-odr) $(STATICFLAGS) $(SANFLAGS) $(LDFLAGS)
+LIBS := $(MBEDTLS_LIBS) -lpthread $(BOARD_LIBS)
 
 LIB_SRCS ?= $(wildcard src/*.cpp src/http/*.cpp src/tls/*.cpp src/dns/*.cpp src/testing/*.cpp port/posix/*.cpp port/linux/*.cpp)
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -68,8 +106,13 @@ UNIT_SRCS ?= $(wildcard tests/unit/*.cpp)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 # statusd's route code, tested through the test kit (tests/unit/test_statusd.cpp);
 # the same objects the statusd program links.
-UNIT_EXTRA_SRCS := examples/statusd/routes.cpp examples/statusd/upload.cpp
+UNIT_EXTRA_SRCS := examples/statusd/routes.cpp examples/statusd/upload.cpp examples/statusd/live.cpp
 UNIT_EXTRA_OBJS := $(UNIT_EXTRA_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# statusd's dashboard: examples/statusd/web/ embedded as a StaticBundle by a
+# generator that runs on the build machine (python3), so cross builds embed it too.
+STATUSD_WEB_SRC := $(BUILD)/gen/statusd_web.cpp
+STATUSD_WEB_OBJ := $(BUILD)/obj/gen/statusd_web.o
+UNIT_EXTRA_OBJS += $(STATUSD_WEB_OBJ)
 UNIT_BIN := $(BUILD)/tests/unit_tests
 
 # Every examples/<name>/ folder is a program $(BUILD)/<name> linked with the library.
@@ -82,10 +125,25 @@ PROGRAM_OBJS += $$($(1)_OBJS)
 $$(BUILD)/$(1): $$($(1)_OBJS) $$(LIB)
 	@$$(if $$(Q),echo "  LINK    $$@")
 	$$(Q)$$(CXX) $$(ALL_LDFLAGS) -o $$@ $$($(1)_OBJS) $$(LIB) $$(LIBS)
+# The same objects linked with -static (make footprint; STATIC=1 makes every program so).
+$$(BUILD)/static/$(1): $$($(1)_OBJS) $$(LIB)
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LINK    $$@")
+	$$(Q)$$(CXX) $$(ALL_LDFLAGS) -static -o $$@ $$($(1)_OBJS) $$(LIB) $$(LIBS)
 endef
 $(foreach e,$(EXAMPLES),$(eval $(call example_rules,$(e))))
+statusd_OBJS += $(STATUSD_WEB_OBJ)
+$(STATUSD): $(STATUSD_WEB_OBJ)
+$(STATUSD_WEB_SRC): tools/embed_static.py $(wildcard examples/statusd/web/*)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  EMBED   $@")
+	$(Q)python3 tools/embed_static.py --name statusd_web --out $@ examples/statusd/web
+$(STATUSD_WEB_OBJ): $(STATUSD_WEB_SRC) | $(BOARD_HEADER)
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
-.PHONY: all run test check install size clean deps print-deps lib unit FORCE fuzz
+.PHONY: all run test check install install-programs size footprint clean deps print-deps lib unit FORCE fuzz
 .DEFAULT_GOAL := all
 
 all: deps $(LIB) $(PROGRAMS)
@@ -126,11 +184,20 @@ $(UNIT_OBJS): ALL_CXXFLAGS += -DDOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERT
 
 unit: deps $(UNIT_BIN)
 
-run: all
+run: all $(QEMU_BIN)
 	@echo "statusd: http://127.0.0.1:8080/"
 	$(Q)$(RUNNER) $(STATUSD) --http 127.0.0.1:8080
 
-test: deps $(UNIT_BIN) $(PROGRAMS)
+# A board whose runner is a qemu from bookworm-backports (BOARD_QEMU) fetches it first.
+ifneq ($(BOARD_QEMU),)
+ifeq ($(RUNNER),$(BOARD_RUNNER))
+QEMU_BIN := $(QEMU_DIR)/qemu-$(BOARD_QEMU)
+$(QEMU_BIN):
+	$(Q)sh boards/qemu-backports.sh $(QEMU_DIR) $(BOARD_QEMU)
+endif
+endif
+
+test: deps $(UNIT_BIN) $(PROGRAMS) $(QEMU_BIN)
 	$(Q)BUILD=$(BUILD) RUNNER="$(RUNNER)" BOARD=$(BOARD) SANITIZE=$(SANITIZE) NM=$(NM) sh tests/run.sh
 
 check:
@@ -144,6 +211,13 @@ size: all
 	    $(STRIP) -o "$$tmp" "$$p" && printf '%10s bytes stripped  %s\n' "$$(wc -c <"$$tmp")" "$$p"; \
 	done
 
+# The README's footprint figures for this board (tests/bench/footprint.py):
+# stripped sizes, dynamic and static, idle RSS and RSS per idle connection,
+# pool sizes at the board's default limits.
+footprint: all $(BUILD)/static/statusd $(QEMU_BIN)
+	$(Q)BUILD=$(BUILD) BOARD=$(BOARD) RUNNER="$(RUNNER)" STATIC_BUILD=$(BUILD)/static STRIP=$(STRIP) \
+	    python3 tests/bench/footprint.py
+
 # Library, public headers (with this board's board.hpp, so <gust/config.hpp>
 # keeps its limits) and gust.pc. <port.hpp> is internal and not installed.
 PCFILE := $(BUILD)/gust.pc
@@ -153,6 +227,14 @@ install: deps $(LIB) $(PCFILE)
 	$(Q)install -m 644 include/gust/*.hpp $(BOARD_HEADER) $(DESTDIR)$(PREFIX)/include/gust/
 	$(Q)install -m 644 $(PCFILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/gust.pc
 	@echo "installed gust ($(BOARD)) into $(DESTDIR)$(PREFIX)"
+
+# The programs (statusd, fetch) into $(PREFIX)/bin, unstripped: packaging
+# systems strip (and keep debug symbols) their own way. The recipes in
+# boards/packaging/ run `make install install-programs`.
+install-programs: deps $(PROGRAMS)
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin
+	$(Q)install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	@echo "installed $(notdir $(PROGRAMS)) ($(BOARD)) into $(DESTDIR)$(PREFIX)/bin"
 
 # Regenerated every time: PREFIX and MBEDTLS_DIR may change between runs.
 # A SANITIZE=1 build puts the sanitizer flags in Libs: its archive needs their runtime.

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Builds mbedTLS 3.6 LTS from Debian 13 (trixie)'s source package, for boards
-# whose distribution has no 3.6 package (Debian 12 ships 2.28).
-# Usage: boards/mbedtls-source.sh OUT_DIR      (make MBEDTLS=3.6 calls it)
+# Builds mbedTLS from Debian's source package: 3.6 LTS from Debian 13
+# (trixie), for boards whose distribution has no 3.6 package (Debian 12 ships
+# 2.28), or 2.28 LTS from Debian 12 (bookworm), for architectures Debian 12
+# has no multiarch package for (big-endian mips, riscv64).
+# Usage: boards/mbedtls-source.sh OUT_DIR [3.6|2.28]   (make MBEDTLS=... and
+#        the mips and riscv64 boards call it; default 3.6)
 # Env: CC, AR, CFLAGS for the library (cross boards pass their toolchain's;
 #      defaults cc, ar and mbedTLS's own -O2), JOBS (2), NO_DEPS=1.
 # Result: OUT_DIR/include/{mbedtls,psa} and OUT_DIR/lib/libmbed{tls,x509,crypto}.a.
@@ -10,13 +13,20 @@
 # apt sources and lists are never touched.
 set -u
 
-out=${1:?usage: boards/mbedtls-source.sh OUT_DIR}
+out=${1:?usage: boards/mbedtls-source.sh OUT_DIR [3.6|2.28]}
+version=${2:-3.6}
+case "$version" in
+3.6) suite=trixie config_h=mbedtls_config.h ;;
+2.28) suite=bookworm config_h=config.h ;;
+*) echo "gust: mbedTLS $version: only 3.6 (Debian 13) or 2.28 (Debian 12) can be built" >&2; exit 1 ;;
+esac
 case "$out" in /*) ;; *) out=$(pwd)/$out ;; esac
 cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
+. boards/private-apt.sh
 
 fail() {
-    echo "gust: mbedTLS 3.6: $*" >&2
+    echo "gust: mbedTLS $version: $*" >&2
     exit 1
 }
 
@@ -27,10 +37,10 @@ have_libs() {
 }
 have_libs "$out" && exit 0
 
-# The newest 3.6 source package fetched so far, or nothing.
+# The newest source package of that version fetched so far, or nothing.
 latest_dsc() {
     found=
-    for f in "$src_cache"/mbedtls_3.6.*.dsc; do
+    for f in "$src_cache"/mbedtls_"$version".*.dsc; do
         [ -f "$f" ] && found=$f
     done
     echo "$found"
@@ -51,29 +61,14 @@ fi
 
 dsc=$(latest_dsc)
 if [ -z "$dsc" ]; then
-    command -v apt-get >/dev/null 2>&1 ||
-        fail "fetching Debian's source needs apt-get; or set MBEDTLS_DIR to a prefix holding mbedTLS 3.6"
-    # The host the system already uses for Debian (deb.debian.org unless configured otherwise).
-    mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-        grep -v '^[[:space:]]*#' | grep -oE 'https?://[^ ]*/debian/?( |$)' | head -n 1 | tr -d ' ')
-    mirror=${mirror:-http://deb.debian.org/debian}
     apt=$src_cache/apt
-    rm -rf "$apt"
-    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-    keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-    [ -f "$keyring" ] || fail "no $keyring to check trixie's signature (apt-get install debian-archive-keyring)"
-    echo "deb-src [signed-by=$keyring] ${mirror%/} trixie main" >"$apt/sources.list"
-    set -- -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-        -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" \
-        -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User="$(id -un)"
-    echo "gust: fetching mbedtls source from ${mirror%/} trixie" >&2
-    # update can exit non-zero while some index is mid-sync; apt-get source then says what is really missing.
-    apt-get -q "$@" update >"$apt/update.log" 2>&1 || echo "gust: apt-get update reported errors; trying anyway" >&2
-    (cd "$src_cache" && apt-get -q "$@" source --download-only mbedtls) >"$apt/source.log" 2>&1 ||
-        fail "cannot fetch Debian trixie's mbedtls source from ${mirror%/} (see $apt/source.log)"
+    private_apt_init "$apt" deb-src "$suite" ||
+        fail "cannot fetch Debian's source; or set MBEDTLS_DIR to a prefix holding mbedTLS $version"
+    (cd "$src_cache" && private_apt "$apt" source --download-only mbedtls) >"$apt/source.log" 2>&1 ||
+        fail "cannot fetch Debian $suite's mbedtls source (see $apt/source.log)"
     rm -rf "$apt"
     dsc=$(latest_dsc)
-    [ -n "$dsc" ] || fail "Debian trixie's mbedtls is not 3.6 any more (see $src_cache)"
+    [ -n "$dsc" ] || fail "Debian $suite's mbedtls is not $version any more (see $src_cache)"
 fi
 
 # Built next to OUT_DIR, moved into place only when complete.
@@ -82,8 +77,12 @@ rm -rf "$work"
 mkdir -p "$work" || fail "cannot create $work"
 dpkg-source --no-copy -x "$dsc" "$work/src" >"$work/unpack.log" 2>&1 || fail "cannot unpack $dsc (see $work/unpack.log)"
 
-config=$work/src/include/mbedtls/mbedtls_config.h
-for opt in MBEDTLS_SSL_PROTO_TLS1_2 MBEDTLS_SSL_PROTO_TLS1_3 MBEDTLS_PSA_CRYPTO_C; do
+config=$work/src/include/mbedtls/$config_h
+case "$version" in
+3.6) need="MBEDTLS_SSL_PROTO_TLS1_2 MBEDTLS_SSL_PROTO_TLS1_3 MBEDTLS_PSA_CRYPTO_C" ;;
+*) need="MBEDTLS_SSL_PROTO_TLS1_2 MBEDTLS_ECDSA_C MBEDTLS_X509_CRT_WRITE_C" ;;
+esac
+for opt in $need; do
     grep -q "^#define $opt\$" "$config" || fail "$opt is not enabled in $config"
 done
 
