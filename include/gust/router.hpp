@@ -90,10 +90,10 @@ struct Route {
     Handler handler;
     RouteOptions options;
     Handler inner;  // with options.cache: the application's handler, which `handler` wraps
-};
-
     WebSocketHandler ws;         // a WebSocket route: runs after the handshake `handler` performs
     WebSocketOptions ws_options;
+};
+
 // The outcome of Router::match.
 struct RouteMatch {
     const Route* route = nullptr;  // null when status != 0
@@ -124,11 +124,11 @@ public:
     Result<void> patch(std::string_view p, Handler h, RouteOptions o = {}) { return add(http::Method::patch, p, static_cast<Handler&&>(h), o); }
     Result<void> del(std::string_view p, Handler h, RouteOptions o = {}) { return add(http::Method::delete_, p, static_cast<Handler&&>(h), o); }
     Result<void> options(std::string_view p, Handler h, RouteOptions o = {}) { return add(http::Method::options, p, static_cast<Handler&&>(h), o); }
-
-    // Tornado's RequestHandler: registers every method H defines among get, post,
     // A WebSocket endpoint (<gust/websocket.hpp>): GET `pattern` performs the
     // handshake, then `handler` owns the connection. Same pattern rules as add().
     Result<void> websocket(std::string_view pattern, WebSocketHandler handler, WebSocketOptions options = {});
+
+    // Tornado's RequestHandler: registers every method H defines among get, post,
     // put, patch, del, head and options. A fresh H is made per request (in the
     // request's coroutine frame), so members are per-request state. All or nothing;
     // Errc::invalid_argument when H defines none of them.
