@@ -213,10 +213,13 @@ struct FileStamp {
     int64_t mtime_ns = 0;
     uint64_t size = 0;
     uint64_t inode = 0;
+    bool directory = false;
 };
 // The file's modification time, size and inode (one stat); Errc::not_found when it does not exist.
 Result<FileStamp> file_stamp(const char* path);
 // Reads up to out.size() bytes from the start of a small regular file (blocking; config files only); returns the count.
 Result<size_t> read_file(const char* path, std::span<uint8_t> out);
+// Reads up to out.size() bytes of a regular file from `offset` (blocking; local files); 0 past the end.
+Result<size_t> read_file_at(const char* path, uint64_t offset, std::span<uint8_t> out);
 
 }  // namespace gust::port

@@ -12,6 +12,7 @@
 
 #include "port.hpp"
 
+#include "live.hpp"
 #include "routes.hpp"
 #include "upstream.hpp"
 
@@ -36,6 +37,8 @@ int usage(FILE* to) {
                  "  --poller NAME      readiness backend: epoll, poll or select (default: the board's)\n"
                  "  --upstream URL     fetched by GET /api/upstream, all at once (repeatable, at most 8)\n"
                  "  --upload-dir DIR   where PUT /api/upload/{name} stores files (default ./uploads)\n"
+                 "  --ws-max-message N  largest WebSocket message in bytes (default 65536; 1009 above)\n"
+                 "  --sse-heartbeat-ms N  comment line on /events after this much quiet (default 15000)\n"
                  "  --status-cache-ms N  serve /api/status and /metrics from a cache this fresh\n"
                  "                     (default 500; 0 reads the system on every request)\n");
     return to == stdout ? 0 : 2;
@@ -85,6 +88,8 @@ int main(int argc, char** argv) {
     const char* state_dir = "./state";
     long handshake_ms = 10000;
     Limits limits;
+    uint64_t ws_max_message = GUST_WS_MAX_MESSAGE;
+    Duration sse_heartbeat = std::chrono::seconds(15);
     StatusdContext ctx;
     UpstreamContext upstream;
     ctx.status_cache = std::chrono::milliseconds(500);
@@ -129,6 +134,22 @@ int main(int argc, char** argv) {
             }
             upstream.urls[upstream.count++] = v;
         } else if (std::strcmp(a, "--upload-dir") == 0) ctx.upload_dir = v;
+        else if (std::strcmp(a, "--sse-heartbeat-ms") == 0) {
+            long ms = std::strtol(v, nullptr, 10);
+            if (ms < 10 || ms > 3600000) {
+                std::fprintf(stderr, "statusd: --sse-heartbeat-ms must be 10..3600000\n");
+                return 2;
+            }
+            sse_heartbeat = std::chrono::milliseconds(ms);
+        } else if (std::strcmp(a, "--ws-max-message") == 0) {
+            char* end = nullptr;
+            long long n = std::strtoll(v, &end, 10);
+            if (*v == 0 || *end != 0 || n < 125 || n > (64ll << 20)) {
+                std::fprintf(stderr, "statusd: --ws-max-message must be 125..67108864\n");
+                return 2;
+            }
+            ws_max_message = uint64_t(n);
+        }
         else if (std::strcmp(a, "--status-cache-ms") == 0) {
             char* end = nullptr;
             long ms = std::strtol(v, &end, 10);
@@ -158,9 +179,20 @@ int main(int argc, char** argv) {
         return 1;
     }
     ctx.cache = &cache;
+    // The live status feed for /ws/status and /events (before the Router: its routes keep a pointer).
+    Hub hub({.backlog = 8, .spare_slots = 4, .max_message = kStatusJsonBufferSize});
+    LiveContext live;
+    live.status = &ctx;
+    live.hub = &hub;
+    live.web = &statusd_web;
+    live.sse_heartbeat = sse_heartbeat;
     Router app;
     if (auto added = add_statusd_routes(app, ctx); !added) {
         std::fprintf(stderr, "statusd: routes: %s\n", added.error().message);
+        return 1;
+    }
+    if (auto added = add_live_routes(app, live); !added) {
+        std::fprintf(stderr, "statusd: live routes: %s\n", added.error().message);
         return 1;
     }
     // Made before the Server, so it outlives every handler that uses it.
@@ -194,12 +226,19 @@ int main(int argc, char** argv) {
     options.https = https_addr;
     options.tls = https_addr ? &tls : nullptr;
     options.handshake_timeout = std::chrono::milliseconds(handshake_ms);
+    options.websocket_max_message = ws_max_message;
     http::Server server(loop, app, options);
     if (!server.status()) {
         std::fprintf(stderr, "statusd: cannot serve: %s\n", server.status().error().message);
         return 1;
     }
     ctx.server = &server;
+    (void)publish_status(live);
+    auto feed = loop.every(std::chrono::seconds(1), [&live] { (void)publish_status(live); });
+    if (!feed) {
+        std::fprintf(stderr, "statusd: cannot start the status feed: %s\n", feed.error().message);
+        return 1;
+    }
     loop.on_stop_signal([&] { server.shutdown([&] { loop.stop(); }); });
     // The port line is what scripts and tests wait for (port 0 picks one).
     if (https_addr)

@@ -197,3 +197,14 @@ Result<void> add_statusd_routes(Router& app, StatusdContext& ctx) {
                 RouteOptions{.max_body = uint64_t(64) << 20, .body_timeout = std::chrono::seconds(30)}));
     return r;
 }
+
+Result<std::string_view> render_status_json(StatusdContext& ctx, std::span<char> out) {
+    SystemSnapshot sys;
+    (void)read_system(sys, ctx.thermal_dir);
+    ServerFigures fig = figures(ctx);
+    JsonWriter j(out);
+    j.begin_object();
+    write_status_json(j, sys, fig);
+    j.end_object();
+    return j.result();
+}

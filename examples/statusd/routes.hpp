@@ -36,3 +36,7 @@ struct StatusdContext {
 
 // Registers the routes above on `app`; the handlers keep a pointer to `ctx`.
 gust::Result<void> add_statusd_routes(gust::Router& app, StatusdContext& ctx);
+
+// The /api/status JSON (system and server figures, without the cache's) into
+// `out`; the view points into `out`. For the live feed (live.hpp).
+gust::Result<std::string_view> render_status_json(StatusdContext& ctx, std::span<char> out);

@@ -21,6 +21,8 @@
 #include <gust/loop.hpp>
 #include <gust/result.hpp>
 #include <gust/router.hpp>
+#include <gust/sse.hpp>
+#include <gust/static_files.hpp>
 #include <gust/status.hpp>
 #include <gust/stream.hpp>
 #include <gust/task.hpp>

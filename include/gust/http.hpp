@@ -55,6 +55,8 @@ namespace gust {
 
 class TlsServerConfig;
 class TlsStream;
+class EventStream;
+struct EventStreamOptions;
 
 namespace http {
 class Server;
@@ -102,6 +104,7 @@ private:
     friend class http::Server;
     friend struct http::Connection;
     friend struct http::WebSocketAccess;
+    friend class EventStream;
     http::Connection* conn_ = nullptr;
     const http::RequestHead* head_ = nullptr;
     const PathParams* params_ = nullptr;
@@ -140,6 +143,10 @@ public:
     }
     // Ends a streamed body (the last chunk); called by the server if the handler did not.
     Task<Result<void>> finish();
+    // Answers with Server-Sent Events (<gust/sse.hpp>, which callers include):
+    // sets the head and returns the stream to send events on.
+    EventStream event_stream();
+    EventStream event_stream(const EventStreamOptions& options);
 
     uint16_t status_code() const { return status_; }
     // True once the head has gone to the client.
@@ -152,6 +159,7 @@ private:
     friend struct http::Connection;
     friend struct http::ResponseAccess;
     friend struct http::WebSocketAccess;
+    friend class EventStream;
     JsonWriter* begin_json();
     void end_json();
 

@@ -111,6 +111,7 @@ protected:
     Loop* loop_ = nullptr;
     Stream* io_ = nullptr;
     bool broken_ = false;
+    bool ready_ = true;  // hub bytes may go out (an event stream's head is out)
 
 private:
     friend class gust::Hub;
@@ -167,10 +168,12 @@ public:
 
     Result<void> status() const;
 
-    // Adds a connection; it receives messages published from now on. Errc::closed
-    // for a broken or closing connection. A connection is in at most one hub.
-    Result<void> subscribe(WebSocket& ws);
-    Result<void> subscribe(EventStream& events);
+    // Adds a connection; it receives messages published from now on (and,
+    // with `with_last`, the latest one first, so a new dashboard need not
+    // wait for the next update). Errc::closed for a broken or closing
+    // connection. A connection is in at most one hub.
+    Result<void> subscribe(WebSocket& ws, bool with_last = false);
+    Result<void> subscribe(EventStream& events, bool with_last = false);
     // Removes it (also done by its destructor).
     void unsubscribe(detail::Outbox& who);
 
@@ -193,7 +196,7 @@ private:
         uint32_t pins = 0;     // subscribers in the middle of this message
         uint8_t sse_head = 0;  // bytes of "<hex>\r\n" in front of the event
     };
-    Result<void> add(detail::Outbox& who);
+    Result<void> add(detail::Outbox& who, bool with_last);
     // The slot `who` writes from next, or UINT32_MAX when its message is gone.
     uint32_t slot_for(const detail::Outbox& who) const;
     std::span<const uint8_t> bytes(uint32_t slot, uint8_t format) const;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <gust/log.hpp>
+#include <gust/sse.hpp>
 #include <gust/websocket.hpp>
 
 namespace gust {
@@ -63,7 +64,7 @@ Outbox::Guard::~Guard() {
     box_->unlock();
 }
 
-bool Outbox::pending() const { return hub_ && !broken_ && cursor_ < hub_->next_seq_; }
+bool Outbox::pending() const { return hub_ && ready_ && !broken_ && cursor_ < hub_->next_seq_; }
 
 void Outbox::unlock() {
     if (pending()) {
@@ -224,7 +225,7 @@ Result<void> Hub::status() const {
     return {};
 }
 
-Result<void> Hub::add(detail::Outbox& who) {
+Result<void> Hub::add(detail::Outbox& who, bool with_last) {
     if (error_.code != Errc::ok) return error_;
     if (who.hub_ == this) return {};
     if (who.hub_) return Error(Errc::invalid_argument, "hub: already subscribed to another hub");
@@ -234,15 +235,21 @@ Result<void> Hub::add(detail::Outbox& who) {
     who.next_ = first_;
     if (first_) first_->prev_ = &who;
     first_ = &who;
-    who.cursor_ = next_seq_;
+    who.cursor_ = with_last && next_seq_ > 0 ? next_seq_ - 1 : next_seq_;
     who.offset_ = 0;
     ++stats_.subscribers;
+    who.start_pump();
     return {};
 }
 
-Result<void> Hub::subscribe(WebSocket& ws) {
+Result<void> Hub::subscribe(WebSocket& ws, bool with_last) {
     if (!ws.is_open()) return Error(Errc::closed, "hub: the WebSocket is closing");
-    return add(ws);
+    return add(ws, with_last);
+}
+
+Result<void> Hub::subscribe(EventStream& events, bool with_last) {
+    if (!events.is_open()) return Error(Errc::closed, "hub: the event stream is closed");
+    return add(events, with_last);
 }
 
 void Hub::unsubscribe(detail::Outbox& who) {
