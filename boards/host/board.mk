@@ -16,4 +16,5 @@ BOARD_MBEDTLS :=
 # Runs a test binary on the build machine (empty: run it directly).
 BOARD_RUNNER :=
 # Debian packages the build and tests need here; `make deps` installs the missing ones.
-BOARD_DEPS := g++ make pkg-config doctest-dev libmbedtls-dev curl python3 openssl
+# chromium and node-ws: the dashboard's browser test and the WebSocket interop tests.
+BOARD_DEPS := g++ make pkg-config doctest-dev libmbedtls-dev curl python3 openssl chromium node-ws

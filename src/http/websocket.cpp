@@ -123,13 +123,17 @@ Task<Result<ws::Message>> WebSocket::receive() {
     msg_len_ = 0;
     if (close_received_ || broken_) co_return Error(Errc::closed, "websocket: closed");
     bool pinged = false;
+    // Violations jump to one co_await at the end: every co_await site costs
+    // room in this frame, which an idle connection keeps.
+    uint16_t fail_code = 0;
+    const char* fail_reason = "";
     for (;;) {
         // A frame header, from bytes staged ahead first.
         ws::FrameHeader h;
         for (;;) {
             ws::FrameParse p = ws::parse_frame_header(
                 {staged_ + staged_pos_, size_t(staged_len_ - staged_pos_)}, role_, h);
-            if (p.failed()) co_return co_await fail_with(p.close_code, p.reason);
+            if (p.failed()) { fail_code = p.close_code; fail_reason = p.reason; goto violation; }
             if (!p.incomplete()) {
                 staged_pos_ = uint8_t(staged_pos_ + p.consumed);
                 break;
@@ -164,18 +168,18 @@ Task<Result<ws::Message>> WebSocket::receive() {
 
         if (!h.is_control()) {
             if (h.opcode == Opcode::continuation && !in_message_)
-                co_return co_await fail_with(ws::close_code::protocol_error, "continuation without a message");
+                { fail_code = ws::close_code::protocol_error; fail_reason = "continuation without a message"; goto violation; }
             if (h.opcode != Opcode::continuation && in_message_)
-                co_return co_await fail_with(ws::close_code::protocol_error, "new message inside a fragmented one");
+                { fail_code = ws::close_code::protocol_error; fail_reason = "new message inside a fragmented one"; goto violation; }
             if (msg_len_ + h.length > max_message_)
-                co_return co_await fail_with(ws::close_code::message_too_big, "message too big");
+                { fail_code = ws::close_code::message_too_big; fail_reason = "message too big"; goto violation; }
             if (h.opcode != Opcode::continuation) {
                 msg_type_ = h.opcode;
                 utf8_.reset();
                 in_message_ = true;
             }
             if (!ensure_capacity(msg_len_ + h.length))
-                co_return co_await fail_with(ws::close_code::try_again_later, "no message buffer free");
+                { fail_code = ws::close_code::try_again_later; fail_reason = "no message buffer free"; goto violation; }
             uint64_t got = 0;
             while (got < h.length) {
                 std::span<uint8_t> dst(msg_.data() + msg_len_ + got, size_t(h.length - got));
@@ -192,13 +196,13 @@ Task<Result<ws::Message>> WebSocket::receive() {
                 std::span<uint8_t> piece = dst.first(n);
                 if (h.masked) ws::apply_mask(piece, h.mask, got);
                 if (msg_type_ == Opcode::text && !utf8_.feed(piece))
-                    co_return co_await fail_with(ws::close_code::invalid_payload, "text is not UTF-8");
+                    { fail_code = ws::close_code::invalid_payload; fail_reason = "text is not UTF-8"; goto violation; }
                 got += n;
             }
             msg_len_ += h.length;
             if (!h.fin) continue;
             if (msg_type_ == Opcode::text && !utf8_.complete())
-                co_return co_await fail_with(ws::close_code::invalid_payload, "text is not UTF-8");
+                { fail_code = ws::close_code::invalid_payload; fail_reason = "text is not UTF-8"; goto violation; }
             in_message_ = false;
             ++received_;
             ws::Message m;
@@ -229,13 +233,13 @@ Task<Result<ws::Message>> WebSocket::receive() {
         if (h.opcode == Opcode::pong) continue;
         // Close: echo the code (RFC 6455 §5.5.1), then report it.
         uint16_t code = ws::close_code::no_status;
-        if (len == 1) co_return co_await fail_with(ws::close_code::protocol_error, "close frame of one byte");
+        if (len == 1) { fail_code = ws::close_code::protocol_error; fail_reason = "close frame of one byte"; goto violation; }
         if (len >= 2) {
             code = uint16_t(ctrl[0] << 8 | ctrl[1]);
             if (!ws::valid_close_code(code))
-                co_return co_await fail_with(ws::close_code::protocol_error, "invalid close code");
+                { fail_code = ws::close_code::protocol_error; fail_reason = "invalid close code"; goto violation; }
             if (!ws::valid_utf8({reinterpret_cast<const char*>(ctrl + 2), len - 2}))
-                co_return co_await fail_with(ws::close_code::invalid_payload, "close reason is not UTF-8");
+                { fail_code = ws::close_code::invalid_payload; fail_reason = "close reason is not UTF-8"; goto violation; }
         }
         close_received_ = true;
         close_code_ = code;
@@ -253,6 +257,8 @@ Task<Result<ws::Message>> WebSocket::receive() {
         }
         co_return m;
     }
+violation:
+    co_return co_await fail_with(fail_code, fail_reason);
 }
 
 Task<Result<void>> WebSocket::send_frame(Opcode op, std::span<const uint8_t> payload) {

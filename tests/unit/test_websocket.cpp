@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include <gust/frame_pool.hpp>
 #include <gust/http.hpp>
 #include <gust/hub.hpp>
 #include <gust/testing.hpp>
@@ -351,6 +352,11 @@ TEST_CASE("websocket: idle connections hold no buffer; the callback API replies"
     auto st = srv.server().stats();
     CHECK(st.websockets_open == 1);
     CHECK(st.buffers_in_use == 0);  // waiting for a frame costs no buffer
+    // Its coroutine frames (session, handler, receive, read) are all it holds.
+    size_t frame_bytes = 0;
+    for (int i = 0; i < kFrameClasses; ++i) frame_bytes += FramePool::local().stats(i).in_use * frame_class_size(i);
+    MESSAGE("an idle WebSocket holds " << frame_bytes << " bytes of coroutine frames");
+    CHECK(frame_bytes <= 3072);
     step = 2;
     srv.loop().run_until([&] { return step.load() == 3; }, std::chrono::seconds(10));
     client.join();

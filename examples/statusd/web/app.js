@@ -60,8 +60,9 @@ function render(st) {
 
   let rate = 0;
   const ifaceRates = {};
-  if (previous && now > previous.t) {
-    const dt = now - previous.t;
+  // Rates over the device's own clock: a replayed or delayed update does not make a spike.
+  const dt = previous && typeof st.uptime_s === 'number' ? st.uptime_s - previous.st.uptime_s : 0;
+  if (dt > 0.2) {
     rate = Math.max(0, (srv.requests - previous.st.server.requests) / dt);
     for (const i of previous.st.interfaces || []) ifaceRates[i.name] = i;
     for (const i of st.interfaces || []) {
