@@ -2,7 +2,9 @@
 # Cross-compiled with Debian's toolchain; tests run under qemu-user.
 BOARD_CROSS_COMPILE := arm-linux-gnueabihf-
 BOARD_CPUFLAGS := -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard
-BOARD_OPT := -O2
+BOARD_OPT := -Os
+BOARD_LTO := 1
+BOARD_RELEASE := 1
 BOARD_MBEDTLS_PKG := libmbedtls-dev:armhf
 BOARD_SYSROOT := /usr/arm-linux-gnueabihf
 # The cross libc must win over the multiarch one (libc6:armhf, pulled in by
