@@ -205,7 +205,9 @@ public:
     // Closes every idle pooled connection now.
     void close_idle();
 
+    // ---- internals shared with the WebSocket client (not for applications) ----
     struct Impl;
+    Impl* impl() const { return impl_; }
 
 private:
     Impl* impl_ = nullptr;

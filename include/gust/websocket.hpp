@@ -43,6 +43,7 @@
 #include <gust/buffer_pool.hpp>
 #include <gust/clock.hpp>
 #include <gust/function.hpp>
+#include <gust/http_parser.hpp>
 #include <gust/hub.hpp>
 #include <gust/result.hpp>
 #include <gust/stream.hpp>
@@ -221,6 +222,66 @@ private:
     uint8_t staged_[16];       // frame header bytes read ahead
     uint8_t staged_pos_ = 0, staged_len_ = 0;
     uint8_t mask_state_[8] = {};  // the client's mask generator
+};
+
+namespace http {
+class Client;
+struct Conn;
+}  // namespace http
+
+// Settings of one client connection; zero values take the defaults shown.
+struct WebSocketConnectOptions {
+    std::string_view subprotocols = {};       // offered, comma-separated, in order of preference
+    std::span<const http::Header> headers = {};  // extra handshake headers (Origin, Authorization, ...)
+    Duration connect_timeout = std::chrono::seconds(10);  // DNS, TCP, TLS and the handshake
+    // Largest message received: at most the Client's buffer_size, or the
+    // size of `message_buffers`' buffers when given (0: the larger of the two).
+    uint64_t max_message = 0;
+    BufferPool* message_buffers = nullptr;    // for messages over an I/O buffer (yours; must outlive the connection)
+    Duration io_timeout = std::chrono::seconds(30);
+    Duration ping_interval{0};                // ping after this much silence; drop after another (0: never)
+    Duration close_timeout = std::chrono::seconds(3);
+};
+
+// A WebSocket client connection on an http::Client's pool: its DNS resolver,
+// connection caps and TLS trust (wss:// verifies the server like https://).
+// The connection is taken out of the pool for as long as this object holds it.
+//
+//   http::Client http(loop);
+//   WebSocketClient link(http);
+//   if (auto r = co_await link.connect("wss://cloud.example/device", {.subprotocols = "v1"}); !r) ...
+//   (void)co_await link.socket().send_text(hello);
+//   auto m = co_await link.socket().receive();
+//   co_await link.close();                 // closing handshake; also done (abruptly) by the destructor
+class WebSocketClient {
+public:
+    explicit WebSocketClient(http::Client& client) : client_(client) {}
+    ~WebSocketClient();
+    WebSocketClient(const WebSocketClient&) = delete;
+    WebSocketClient& operator=(const WebSocketClient&) = delete;
+
+    // Connects to a ws:// or wss:// URL (the views in `options` must stay
+    // valid until it returns). Errors: the http::Client's (not_found, refused,
+    // timeout, tls, ...), Errc::protocol when the server does not answer 101
+    // with the right Sec-WebSocket-Accept (the status is then in status()),
+    // Errc::invalid_argument for a bad URL.
+    Task<Result<void>> connect(std::string_view url, const WebSocketConnectOptions& options = {});
+    // The open connection; only after connect() succeeded.
+    WebSocket& socket() { return ws_.get(); }
+    bool connected() const { return connected_; }
+    // The handshake's HTTP status (101 on success; 0 before an answer).
+    uint16_t status() const { return status_; }
+    // Closes with `code` (closing handshake, then the TCP connection).
+    Task<> close(uint16_t code = ws::close_code::normal);
+
+private:
+    void drop();
+    http::Client& client_;
+    http::Conn* conn_ = nullptr;
+    detail::Slot<WebSocket> ws_;
+    char subprotocol_[64] = {};
+    uint16_t status_ = 0;
+    bool connected_ = false;
 };
 
 }  // namespace gust
