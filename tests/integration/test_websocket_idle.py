@@ -49,7 +49,8 @@ def main():
     per = (after - before) * 1024 / N
     log(f"  {N} idle WebSockets opened in {opened:.2f} s; statusd RSS {before} KiB -> {after} KiB: "
         f"{per:.0f} bytes per idle connection")
-    check(per < 8192, f"{per:.0f} bytes of RSS per idle WebSocket (expected a few KiB at most)")
+    if not sc.runner() and not sc.sanitized():  # an emulator's or ASan's own memory would count too
+        check(per < 8192, f"{per:.0f} bytes of RSS per idle WebSocket (expected a few KiB at most)")
     # Every one still answers.
     for i, c in enumerate(clients):
         c.send_text(f"m{i}")
