@@ -68,6 +68,9 @@ public:
 
     // True until the client left or a write failed.
     bool is_open() const { return !broken_ && !gone_; }
+    // Ends the stream now (the server calls it when it shuts down): the
+    // connection closes and the handler's wait() or send() fails.
+    void end();
     // Events written by send() and by the hub are counted by the hub; these are send()'s.
     uint64_t events_sent() const { return sent_; }
 

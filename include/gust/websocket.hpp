@@ -222,6 +222,7 @@ private:
     uint8_t staged_[16];       // frame header bytes read ahead
     uint8_t staged_pos_ = 0, staged_len_ = 0;
     uint8_t mask_state_[8] = {};  // the client's mask generator
+    TimerId close_timer_;         // go_away(): how long the client has to answer
 };
 
 namespace http {

@@ -8,6 +8,7 @@
 
 #include <gust/frame_pool.hpp>
 #include <gust/log.hpp>
+#include <gust/sse.hpp>
 
 #include "server_internal.hpp"
 
@@ -224,6 +225,7 @@ void Server::Impl::close_connection(Connection& c) {
     c.serving = false;
     c.upgrade = nullptr;
     c.ws = nullptr;
+    c.events = nullptr;
     c.next_free = free_conn;
     free_conn = c.index;
     --stats.connections_open;
@@ -530,6 +532,7 @@ void Server::shutdown(Callback done) {
     for (uint32_t i = 0; i < s.max_conns; ++i) {
         if (s.conns[i].in_use && !s.conns[i].serving) s.close_connection(s.conns[i]);
         else if (s.conns[i].ws) s.conns[i].ws->go_away();  // 1001; the client's answer ends the session
+        else if (s.conns[i].events) s.conns[i].events->end();  // an event stream never ends by itself
     }
     auto t = s.loop.call_later(s.options.drain_timeout, [&s] {
         s.drain_timer = TimerId();

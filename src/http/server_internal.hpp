@@ -72,6 +72,7 @@ struct Connection {
     const Route* upgrade = nullptr;
     std::string_view ws_subprotocol;
     WebSocket* ws = nullptr;
+    EventStream* events = nullptr;  // an SSE response in progress (ended at shutdown)
 };
 
 struct Server::Impl {

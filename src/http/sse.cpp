@@ -47,11 +47,19 @@ EventStream::EventStream(Request& req, Response& res, const EventStreamOptions& 
     res.header("Content-Type", "text/event-stream; charset=utf-8");
     res.header("Cache-Control", "no-cache");
     res.header("X-Accel-Buffering", "no");  // proxies must not hold events back
+    c.events = this;
 }
 
 EventStream::~EventStream() {
+    http::Connection& c = *res_->conn_;
+    if (c.events == this) c.events = nullptr;
     // A stream that ended early (client gone, write failed) must not be followed by another response.
-    if (gone_ || broken_) res_->conn_->close_after = true;
+    if (gone_ || broken_) c.close_after = true;
+}
+
+void EventStream::end() {
+    gone_ = true;
+    fail();
 }
 
 Task<Result<void>> EventStream::start() {

@@ -52,7 +52,9 @@ WebSocket::WebSocket(const ws::Transport& t)
     }
 }
 
-WebSocket::~WebSocket() = default;
+WebSocket::~WebSocket() {
+    if (close_timer_) loop_->cancel(close_timer_);
+}
 
 void WebSocket::carry(Buffer buffer, size_t pos, size_t len) {
     if (pos >= len) return;
@@ -347,6 +349,12 @@ void WebSocket::go_away() {
     if (r && *r == sizeof frame) {
         close_sent_ = true;
         if (!close_code_) close_code_ = ws::close_code::going_away;
+        // A client that does not answer within close_timeout is cut off.
+        auto t = loop_->call_later(close_timeout_, [this] {
+            close_timer_ = TimerId();
+            if (!close_received_) fail();
+        });
+        if (t) close_timer_ = *t;
     } else if (r && *r > 0) {
         fail();  // half a close frame: nothing sensible can follow
     }
@@ -369,9 +377,14 @@ Task<> WebSocket::finish(uint16_t code) {
     msg_.reset();
     carry_.reset();
     if (broken_ || !io_->is_open()) co_return;
-    // Half-close, then read until the peer's FIN so that our close frame is
-    // not destroyed by a reset (closing with unread input sends RST).
     (void)io_->shutdown();
+    // After a clean closing handshake nothing more is coming: close now.
+    // Otherwise read until the peer's FIN, so that our close frame is not
+    // destroyed by a reset (closing a socket with unread input sends RST).
+    if (close_received_ && close_code_ != ws::close_code::protocol_error &&
+        close_code_ != ws::close_code::invalid_payload && close_code_ != ws::close_code::message_too_big &&
+        close_code_ != ws::close_code::try_again_later)
+        co_return;
     Buffer b = small_ ? small_->acquire() : Buffer();
     uint8_t spare[256];
     std::span<uint8_t> sink = b ? b.span() : std::span<uint8_t>(spare);

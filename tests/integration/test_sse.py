@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -67,7 +68,33 @@ def main():
         time.sleep(0.05)
     check(now == base, f"connections_open still {now} (was {base}) 1 s after the client left")
     ok("disconnect cleanup")
-    s.stop()
+
+    # Shutdown ends open event streams and WebSockets at once instead of
+    # waiting out the drain deadline.
+    from ws_common import WsClient
+    held = socket.create_connection((sc.HOST, s.port), timeout=5)
+    held.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.recv(4096)
+    ws = WsClient(s.port, "/ws/status")
+    ws.recv_frame()
+    got = {}
+
+    def answer():  # a browser answers the server's close at once
+        try:
+            got["code"] = ws.expect_close(timeout=5)
+            ws.close(1001)
+        except Exception as e:  # noqa: BLE001
+            got["code"] = f"none ({e})"
+
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    dt = s.stop()
+    t.join(5)
+    check(dt < 2.0, f"statusd took {dt:.1f} s to stop with an event stream and a WebSocket open")
+    check(got.get("code") == 1001, f"WebSocket close code at shutdown: {got.get('code')}")
+    held.close()
+    ws.shutdown()
+    ok(f"shutdown with open streams in {dt:.2f} s")
 
 
 if __name__ == "__main__":
