@@ -303,7 +303,9 @@ Result<CacheRef> Cache::store(std::string_view key, uint64_t hash, const CacheFi
     e.key_len = uint32_t(key.size());
     e.value_len = uint32_t(need - key.size());
     e.stored_at = Clock::now();
-    e.expires = ttl > Duration(0) ? e.stored_at + ttl : e.stored_at;
+    // Longer than anyone waits, and far from overflowing the clock (RFC 9111's 2^31 s).
+    constexpr Duration kMaxTtl = std::chrono::seconds(int64_t(1) << 31);
+    e.expires = e.stored_at + (ttl > kMaxTtl ? kMaxTtl : ttl > Duration(0) ? ttl : Duration(0));
     uint8_t* at = arena_ + top_;
     std::memcpy(at, key.data(), key.size());
     at += key.size();

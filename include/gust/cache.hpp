@@ -79,7 +79,8 @@ private:
 
 // What a producer hands to the cache: up to kMaxParts byte ranges stored one
 // after the other as one value. The views must stay valid until the producer's
-// task has finished (they may point into its own frame).
+// task has finished (they may point into its own frame), and must not point
+// into this cache's own values (storing may move them).
 struct CacheFill {
     static constexpr size_t kMaxParts = 4;
     CacheFill() = default;

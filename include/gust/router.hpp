@@ -56,7 +56,8 @@ class Cache;
 // callable may capture up to GUST_CALLBACK_CAPACITY bytes (pointers to app state).
 using Handler = InplaceFunction<Task<>(Request&, Response&)>;
 
-// Response caching for a GET route (the rules are in <gust/cache.hpp>, http::serve_cached).
+// Response caching for a GET route (the rules are in <gust/cache.hpp>, http::serve_cached);
+// with Router::route<H>, for H::get only.
 struct RouteCache {
     Cache* store = nullptr;      // where responses are kept; nullptr: not cached
     Duration ttl{0};             // how long a response stays fresh (a handler's max-age wins); 0: only concurrent requests share one
@@ -166,7 +167,9 @@ Result<void> Router::route(std::string_view pattern, RouteOptions o) {
     size_t before = count_;
     Result<void> r;
     auto add_if = [&](http::Method m, Task<> (*fn)(Request&, Response&)) {
-        if (r) r = add(m, pattern, fn, o);
+        RouteOptions mo = o;
+        if (m != http::Method::get) mo.cache = {};  // the cache applies to get only
+        if (r) r = add(m, pattern, fn, mo);
     };
     if constexpr (requires(H h, Request& q, Response& s) { h.get(q, s); }) add_if(http::Method::get, &detail::call_member<H, &H::get>);
     if constexpr (requires(H h, Request& q, Response& s) { h.head(q, s); }) add_if(http::Method::head, &detail::call_member<H, &H::head>);

@@ -144,13 +144,15 @@ CacheControl parse_cache_control(std::string_view v) {
         } else if (iequals(name, "max-age") && eq != std::string_view::npos) {
             std::string_view arg = trim(d.substr(eq + 1));
             if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
+            // RFC 9111 §1.2.2: a delta-seconds too large to hold counts as 2^31.
+            constexpr int64_t kMaxDelta = int64_t(1) << 31;
             int64_t n = 0;
-            bool ok = !arg.empty() && arg.size() <= 10;
+            bool ok = !arg.empty();
             for (char c : arg) {
                 if (c < '0' || c > '9') ok = false;
-                else n = n * 10 + (c - '0');
+                else if (n < kMaxDelta) n = n * 10 + (c - '0');
             }
-            if (ok) cc.max_age = n;
+            if (ok) cc.max_age = n < kMaxDelta ? n : kMaxDelta;
             else cc.no_store = true;  // a freshness we cannot read: keep nothing
         }
     });
@@ -307,6 +309,11 @@ Result<CacheFill> capture(Lead& l) {
     std::string_view server_lines(out + kStatusReserve + c.head_len, c.out_start + head_end + 2 - (kStatusReserve + c.head_len));
     std::string_view auto_type = c.has_content_type ? std::string_view() : line_value(server_lines, "Content-Type");
     if (lines.size() > UINT16_MAX || auto_type.size() > UINT16_MAX) return Error(Errc::not_supported, kNotShareable);
+    // Rebuilt answers carry validators (and maybe Vary, Connection) this one
+    // lacks: a response that barely fit the buffer stays unshared rather
+    // than turn into a 500 when rebuilt.
+    if (c.out_len + 256 + l.route->options.cache.vary.size() > c.out.size())
+        return Error(Errc::not_supported, kNotShareable);
 
     Record& r = l.rec;
     r = Record();

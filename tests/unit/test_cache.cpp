@@ -547,6 +547,55 @@ TEST_CASE("cache: errors, streams and oversized bodies are not stored") {
 
 namespace {
 
+int g_gets = 0, g_posts = 0;
+struct Thermostat {
+    Task<> get(Request&, Response& res) {
+        res.text(std::to_string(++g_gets));
+        co_return;
+    }
+    Task<> post(Request&, Response& res) {
+        res.text(std::to_string(++g_posts));
+        co_return;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("cache: class routes cache their get only; huge max-age; bodies too big to rebuild") {
+    Cache cache(16, 64 * 1024);
+    Counted forever;
+    forever.cache_control = "max-age=99999999999999999999";
+    int fulls = 0;
+    Router app;
+    RouteOptions o{.cache = {.store = &cache, .ttl = std::chrono::seconds(60)}};
+    REQUIRE(app.route<Thermostat>("/thermostat", o));
+    REQUIRE(app.get("/forever", forever.handler(), o));
+    // Fits the 8 KiB response buffer as the handler made it, not with validators added.
+    REQUIRE(app.get("/full", [&fulls](Request&, Response& res) -> Task<> {
+        ++fulls;
+        res.text(std::string(GUST_HTTP_BUFFER_SIZE - 200, 'f'));
+        co_return;
+    }, o));
+    TestServer srv(app, kit());
+    g_gets = g_posts = 0;
+    CHECK(srv.get("/thermostat").body == "1");
+    CHECK(srv.get("/thermostat").body == "1");
+    CHECK(srv.post("/thermostat", "x").body == "1");
+    CHECK(srv.post("/thermostat", "x").body == "2");
+
+    CHECK(srv.get("/forever").body == "run 1");  // 2^31 s, no overflow (UBSan watches)
+    CHECK(srv.get("/forever").body == "run 1");
+
+    auto f = srv.get("/full");
+    CHECK(f.status == 200);
+    CHECK(f.body.size() == GUST_HTTP_BUFFER_SIZE - 200);
+    CHECK(!f.has_header("ETag"));
+    CHECK(srv.get("/full").status == 200);
+    CHECK(fulls == 2);
+}
+
+namespace {
+
 // One raw request on its own connection, read to EOF (many run at once).
 Task<> fetch(uint16_t port, std::string request, std::string* out, int* done) {
     auto addr = port::parse_ip("127.0.0.1", port);
