@@ -53,6 +53,8 @@ Result<Address> parse_ip(std::string_view ip, uint16_t port);
 size_t format_address(const Address& addr, std::span<char> out);
 // Writes only the IP ("1.2.3.4" or "::1") into `out` (NUL-terminated); returns the length, 0 if it did not fit.
 size_t format_ip(const Address& addr, std::span<char> out);
+// Copies the IP in network byte order into `out`: 4 bytes for IPv4, 16 for IPv6; returns the count, 0 for no address.
+size_t ip_bytes(const Address& addr, std::span<uint8_t, 16> out);
 
 // ---- Sockets (non-blocking, close-on-exec) -------------------------------
 

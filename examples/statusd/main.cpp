@@ -22,12 +22,20 @@ namespace {
 
 int usage(FILE* to) {
     std::fprintf(to,
-                 "usage: statusd [--http ADDR:PORT] [--https ADDR:PORT [--cert FILE --key FILE] [--state-dir DIR]]\n"
+                 "usage: statusd [--bind ADDR] [--http [ADDR:]PORT] [--https [ADDR:]PORT [--cert FILE --key FILE] [--state-dir DIR]]\n"
+                 "               [--auth-token-file FILE] [--auth-basic-file FILE]\n"
                  "               [--upstream URL]...\n"
                  "               [--max-conns N] [--upload-dir DIR] [--status-cache-ms N]\n"
                  "               [--poller epoll|poll|select] [--log-level debug|info|warn|error] [--help]\n"
-                 "  --http ADDR:PORT   listen address (default 127.0.0.1:8080; port 0 picks one; 'off' for none)\n"
-                 "  --https ADDR:PORT  also serve HTTPS there\n"
+                 "       statusd --hash-password USER [--hash-iterations N]   (password on stdin)\n"
+                 "  --bind ADDR        the address of --http/--https given as a bare PORT (default 127.0.0.1:\n"
+                 "                     nothing is reachable from other hosts unless asked; 0.0.0.0 or :: for all)\n"
+                 "  --http [ADDR:]PORT listen address (default 8080 on --bind; port 0 picks one; 'off' for none)\n"
+                 "  --https [ADDR:]PORT  also serve HTTPS there\n"
+                 "  --auth-token-file FILE  every route but /hello needs 'Authorization: Bearer TOKEN' with a\n"
+                 "                     token from FILE (one per line, 16+ characters, '#' comments)\n"
+                 "  --auth-basic-file FILE  ... or HTTP Basic credentials from FILE (lines made by --hash-password)\n"
+                 "  --hash-password USER  print a credentials line for --auth-basic-file and exit\n"
                  "  --cert FILE        PEM certificate chain for --https (with --key)\n"
                  "  --key FILE         PEM private key for --https (ECDSA or RSA)\n"
                  "  --state-dir DIR    without --cert/--key: where the self-signed device certificate\n"
@@ -78,11 +86,74 @@ Result<void> load_tls(TlsServerConfig& tls, const char* https_addr, const char* 
     return tls.load_self_signed(state_dir, opts);
 }
 
+// A bare port ("8080") becomes ADDR:PORT on `bind` in `buf`; anything else is taken as it is.
+const char* on_bind(const char* addr, const char* bind, std::span<char> buf) {
+    if (!addr || !*addr || std::strspn(addr, "0123456789") != std::strlen(addr)) return addr;
+    bool v6 = std::strchr(bind, ':') != nullptr;
+    std::snprintf(buf.data(), buf.size(), v6 ? "[%s]:%s" : "%s:%s", bind, addr);
+    return buf.data();
+}
+
+// True for no address or one on the loopback interface.
+bool loopback(const char* addr) {
+    if (!addr) return true;
+    auto a = port::parse_address(addr);
+    char ip[64];
+    if (!a || !port::format_ip(*a, ip)) return false;
+    return std::strncmp(ip, "127.", 4) == 0 || std::strcmp(ip, "::1") == 0;
+}
+
+// statusd --hash-password USER: the first line of stdin is the password.
+int hash_password(const char* user, uint32_t iterations) {
+    char pw[kAuthMaxPassword + 2];
+    if (!std::fgets(pw, sizeof pw, stdin)) {
+        std::fprintf(stderr, "statusd: --hash-password reads the password from stdin\n");
+        return 2;
+    }
+    size_t n = std::strcspn(pw, "\r\n");
+    char line[512];
+    auto made = make_password_line(user, std::string_view(pw, n), iterations, line);
+    std::memset(pw, 0, sizeof pw);
+    if (!made) {
+        std::fprintf(stderr, "statusd: --hash-password: %s\n", made.error().message);
+        return 2;
+    }
+    std::printf("%.*s\n", int(made->size()), made->data());
+    return 0;
+}
+
+// Loads --auth-token-file / --auth-basic-file; false (with a message) on a bad file.
+bool load_auth(Auth& auth, const char* tokens, const char* users) {
+    size_t line = 0;
+    if (tokens) {
+        auto n = auth.load_tokens(tokens, &line);
+        if (!n || *n == 0) {
+            std::fprintf(stderr, "statusd: --auth-token-file %s:%zu: %s\n", tokens, line,
+                         n ? "no tokens in the file" : n.error().message);
+            return false;
+        }
+    }
+    if (users) {
+        auto n = auth.load_users(users, &line);
+        if (!n || *n == 0) {
+            std::fprintf(stderr, "statusd: --auth-basic-file %s:%zu: %s\n", users, line,
+                         n ? "no users in the file" : n.error().message);
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    const char* http_addr = "127.0.0.1:8080";
+    const char* http_addr = "8080";
     const char* https_addr = nullptr;
+    const char* bind = "127.0.0.1";
+    const char* auth_tokens = nullptr;
+    const char* auth_users = nullptr;
+    const char* hash_user = nullptr;
+    long hash_iterations = 100000;
     const char* cert = nullptr;
     const char* key = nullptr;
     const char* state_dir = "./state";
@@ -100,6 +171,23 @@ int main(int argc, char** argv) {
         if (!v) return usage(stderr);
         if (std::strcmp(a, "--http") == 0) http_addr = std::strcmp(v, "off") == 0 ? nullptr : v;
         else if (std::strcmp(a, "--https") == 0) https_addr = v;
+        else if (std::strcmp(a, "--bind") == 0) {
+            if (!port::parse_ip(v, 0)) {
+                std::fprintf(stderr, "statusd: --bind wants an IP address (127.0.0.1, 0.0.0.0, ::1, ::)\n");
+                return 2;
+            }
+            bind = v;
+        }
+        else if (std::strcmp(a, "--auth-token-file") == 0) auth_tokens = v;
+        else if (std::strcmp(a, "--auth-basic-file") == 0) auth_users = v;
+        else if (std::strcmp(a, "--hash-password") == 0) hash_user = v;
+        else if (std::strcmp(a, "--hash-iterations") == 0) {
+            hash_iterations = std::strtol(v, nullptr, 10);
+            if (hash_iterations < long(kAuthMinIterations) || hash_iterations > long(kAuthMaxIterations)) {
+                std::fprintf(stderr, "statusd: --hash-iterations must be 1000..10000000\n");
+                return 2;
+            }
+        }
         else if (std::strcmp(a, "--cert") == 0) cert = v;
         else if (std::strcmp(a, "--key") == 0) key = v;
         else if (std::strcmp(a, "--state-dir") == 0) state_dir = v;
@@ -166,6 +254,19 @@ int main(int argc, char** argv) {
         } else return usage(stderr);
         ++i;
     }
+    if (hash_user) return hash_password(hash_user, uint32_t(hash_iterations));
+    char http_buf[80], https_buf[80];
+    http_addr = on_bind(http_addr, bind, http_buf);
+    https_addr = on_bind(https_addr, bind, https_buf);
+    // Made before the Executor, so a password check still running on a worker
+    // at exit never reads a destroyed Auth.
+    Auth auth({.realm = "statusd"});
+    bool protect = auth_tokens || auth_users;
+    if (!auth.status()) {
+        std::fprintf(stderr, "statusd: auth: %s\n", auth.status().error().message);
+        return 1;
+    }
+    if (protect && !load_auth(auth, auth_tokens, auth_users)) return 2;
 
     Loop loop(limits);
     if (!loop.status()) {
@@ -209,6 +310,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "statusd: routes: %s\n", added.error().message);
         return 1;
     }
+    // Last, once every route exists: /hello stays open as a liveness probe.
+    if (protect) app.protect(auth, {"/hello"});
 
     if (!http_addr && !https_addr) {
         std::fprintf(stderr, "statusd: nothing to serve: --http off and no --https\n");
@@ -250,5 +353,11 @@ int main(int argc, char** argv) {
     if (http_addr) log_info("statusd: http://%s/", http_addr);
     if (https_addr) log_info("statusd: https://%s/", https_addr);
     log_info("statusd: poller %s, %u connections", loop.poller_name(), unsigned(loop.limits().max_connections));
+    if (protect)
+        log_info("statusd: every route but /hello needs %s%s%s", auth_tokens ? "a Bearer token" : "",
+                 auth_tokens && auth_users ? " or " : "", auth_users ? "a Basic password" : "");
+    else if (!loopback(http_addr) || !loopback(https_addr))
+        log_warn("statusd: reachable from other hosts without --auth-token-file or --auth-basic-file: "
+                 "anyone who reaches it can read and upload");
     return loop.run();
 }

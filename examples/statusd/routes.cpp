@@ -186,7 +186,10 @@ Result<void> add_statusd_routes(Router& app, StatusdContext& ctx) {
     };
     add(app.get("/hello", hello));
     RouteOptions status_opts;
-    if (ctx.cache && ctx.status_cache > Duration(0)) status_opts.cache = {.store = ctx.cache, .ttl = ctx.status_cache};
+    // Shared by every client that passes the route's Auth (if statusd sets one): the
+    // answer does not depend on who asks, and the check runs before the cache.
+    if (ctx.cache && ctx.status_cache > Duration(0))
+        status_opts.cache = {.store = ctx.cache, .ttl = ctx.status_cache, .authenticated = true};
     add(app.get("/api/status", [c](Request& req, Response& res) { return api_status(req, res, *c); }, status_opts));
     add(app.get("/metrics", [c](Request& req, Response& res) { return metrics(req, res, *c); }, status_opts));
     add(app.post("/echo", echo));

@@ -2,6 +2,7 @@
 // Includes every public module except testing.hpp (the host-side test kit).
 #pragma once
 
+#include <gust/auth.hpp>
 #include <gust/buffer_pool.hpp>
 #include <gust/cache.hpp>
 #include <gust/client.hpp>

@@ -91,6 +91,9 @@ public:
     int64_t content_length() const;
     // The parsed head (framing, keep-alive, ...).
     const http::RequestHead& head() const { return *head_; }
+    // The client's IP address as text ("192.0.2.7", "2001:db8::1") written into `out`
+    // (46 bytes hold any); the view points into `out`, empty when it does not fit.
+    std::string_view peer_ip(std::span<char> out) const;
 
     // Reads the next body bytes into `out` (sending 100 Continue first when the
     // client asked for it); 0 means the body is complete. Over the route's

@@ -182,6 +182,19 @@ size_t format_address(const Address& addr, std::span<char> out) {
     return total;
 }
 
+size_t ip_bytes(const Address& addr, std::span<uint8_t, 16> out) {
+    sa_family_t family = family_of(addr);
+    if (family == AF_INET && addr.length >= sizeof(sockaddr_in)) {
+        std::memcpy(out.data(), addr.storage + offsetof(sockaddr_in, sin_addr), 4);
+        return 4;
+    }
+    if (family == AF_INET6 && addr.length >= sizeof(sockaddr_in6)) {
+        std::memcpy(out.data(), addr.storage + offsetof(sockaddr_in6, sin6_addr), 16);
+        return 16;
+    }
+    return 0;
+}
+
 Result<size_t> local_addresses(std::span<Address> out) {
     ifaddrs* list = nullptr;
     if (getifaddrs(&list) != 0) return Error(Errc::io, "getifaddrs failed");

@@ -60,6 +60,10 @@ bool Request::has_body() const {
            (head_->framing == http::Framing::content_length && head_->content_length > 0);
 }
 
+std::string_view Request::peer_ip(std::span<char> out) const {
+    return std::string_view(out.data(), port::format_ip(conn_->peer, out));
+}
+
 int64_t Request::content_length() const {
     if (head_->framing == http::Framing::chunked) return -1;
     return int64_t(head_->content_length);

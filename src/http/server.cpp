@@ -433,7 +433,7 @@ Task<> Server::Impl::serve(Connection& c) {
                 (void)co_await send_error(c, 413);
                 break;
             }
-            Task<> handler = match.route->handler(req, res);
+            Task<> handler = route.options.auth ? serve_authorized(c, route, req, res) : route.handler(req, res);
             if (!handler) {
                 log_warn("http: no coroutine frame for %.*s; answering 503", int(head.path.size()), head.path.data());
                 (void)co_await send_error(c, 503);

@@ -148,6 +148,9 @@ struct Server::Impl {
     void count_status(uint16_t status);
 };
 
+// Runs the route's handler once its Auth admits the request; otherwise answers 401, 429 or 503 (auth.cpp).
+Task<> serve_authorized(Connection& c, const Route& route, Request& req, Response& res);
+
 // The reason phrase for a status code ("OK", "Not Found", ...; "" when unknown).
 const char* reason_phrase(uint16_t status);
 

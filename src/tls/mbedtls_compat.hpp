@@ -21,7 +21,9 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pkcs5.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
@@ -163,6 +165,25 @@ inline int sha256(const unsigned char* data, size_t len, unsigned char out[32]) 
     return mbedtls_sha256(data, len, out, 0);
 #else
     return mbedtls_sha256_ret(data, len, out, 0);
+#endif
+}
+
+// PBKDF2-HMAC-SHA256 (RFC 8018) of `password` into out[len]; 0 on success.
+// 3.3+ has the _ext form (3.6 deprecates the md-context one 2.28 offers).
+// Either way mbedTLS allocates an HMAC context for the run.
+inline int pbkdf2_sha256(const unsigned char* password, size_t password_len, const unsigned char* salt,
+                         size_t salt_len, unsigned iterations, unsigned char* out, size_t len) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03030000
+    return mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, password, password_len, salt, salt_len, iterations,
+                                         uint32_t(len), out);
+#else
+    mbedtls_md_context_t md;
+    mbedtls_md_init(&md);
+    int ret = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+    if (ret == 0)
+        ret = mbedtls_pkcs5_pbkdf2_hmac(&md, password, password_len, salt, salt_len, iterations, uint32_t(len), out);
+    mbedtls_md_free(&md);
+    return ret;
 #endif
 }
 
