@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string_view>
 
@@ -51,6 +52,7 @@ namespace gust {
 class Request;
 class Response;
 class Cache;
+class Auth;
 
 // A request handler: a coroutine taking the request and the response. The
 // callable may capture up to GUST_CALLBACK_CAPACITY bytes (pointers to app state).
@@ -70,6 +72,7 @@ struct RouteOptions {
     uint64_t max_body = 0;       // largest accepted request body (413 above)
     Duration body_timeout{0};    // longest pause while the body arrives
     RouteCache cache{};          // GET routes only: serve through a Cache
+    Auth* auth = nullptr;        // checked before the handler and the cache (<gust/auth.hpp>); must outlive the server
 };
 
 // Path parameters captured by a match: names are views into the pattern,
@@ -143,6 +146,10 @@ public:
 
     // Number of routes registered.
     size_t size() const { return count_; }
+    // Puts every route added so far under `auth`, except those whose pattern is
+    // listed in `except` (compared as written: "/hello"); returns how many.
+    // Routes added later are not protected.
+    size_t protect(Auth& auth, std::initializer_list<std::string_view> except = {});
 
 private:
     Result<void> add_route(http::Method method, std::string_view method_name, std::string_view pattern,
