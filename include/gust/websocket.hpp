@@ -28,8 +28,9 @@
 // frame or a continuation out of place -> 1002; text that is not UTF-8 ->
 // 1007; a message over max_message -> 1009.
 //
-// Memory: an idle connection holds its coroutine frames and this object
-// (about 200 bytes) and no buffer. A message borrows a buffer from the
+// Memory: an idle connection holds only its coroutine frames (about 2.8 KiB
+// on x86-64, this object's 270 bytes included) and no buffer: frame headers
+// are read into a 16-byte staging area. A message borrows a buffer from the
 // server's pool while it arrives and until the next receive(): an 8 KiB I/O
 // buffer when it fits, else one of ServerOptions::websocket_buffers message
 // buffers (websocket_max_message bytes each); with none free the connection
