@@ -53,7 +53,6 @@ MBEDTLS_DIR := $(CURDIR)/build/mbedtls-$(MBEDTLS)-$(BOARD)
 ifneq ($(MBEDTLS),$(BOARD_MBEDTLS))
 BUILD ?= build/$(BOARD)-mbedtls$(subst .,,$(MBEDTLS))$(if $(STATIC),-static)$(if $(SANITIZE),-san)
 endif
-$(BUILD)/include/gust/board.hpp: | $(MBEDTLS_DIR)/lib/libmbedtls.a
 $(MBEDTLS_DIR)/lib/libmbedtls.a:
 	$(Q)CC="$(CROSS_COMPILE)gcc" AR="$(CROSS_COMPILE)ar" CFLAGS="$(if $(BOARD_OPT),$(BOARD_OPT),-O2) $(BOARD_CPUFLAGS)" \
 	    sh boards/mbedtls-source.sh $(MBEDTLS_DIR) $(MBEDTLS)
@@ -62,6 +61,10 @@ endif
 # SANITIZE=1 builds everything with ASan+UBSan into its own folder (make
 # check); STATIC=1 links programs and tests with -static, into its own folder.
 BUILD ?= build/$(BOARD)$(if $(STATIC),-static)$(if $(SANITIZE),-san)
+# Only now that BUILD is known: every object waits for the mbedTLS it builds against.
+ifneq ($(MBEDTLS),)
+$(BUILD)/include/gust/board.hpp: | $(MBEDTLS_DIR)/lib/libmbedtls.a
+endif
 
 ifeq ($(V),1)
 Q :=
