@@ -40,6 +40,6 @@ do_install() {
 
 PACKAGES =+ "${PN}-fetch"
 FILES:${PN} = "${bindir}/statusd"
-FILES:${PN}-fetch = "${bindir}/fetch"
+FILES:${PN}-fetch = "${bindir}/fetch ${bindir}/wscat"
 FILES:${PN}-dev = "${includedir}/gust ${libdir}/pkgconfig/gust.pc"
 FILES:${PN}-staticdev = "${libdir}/libgust.a"
