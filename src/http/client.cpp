@@ -1,16 +1,11 @@
 // http::Client: fetch() follows redirects over exchanges; an exchange gets a
 // connection (pooled, new, or after waiting), writes one request and reads
 // one response into the fetch's buffer. See client.hpp.
-#include <algorithm>
-#include <cstring>
 #include <new>
-
-#include <gust/log.hpp>
 
 #include "client_internal.hpp"
 
 namespace gust::http {
-
 
 std::string_view method_token(Method m) {
     switch (m) {

@@ -1,9 +1,10 @@
 // The client's connection pool: slots per origin within the caps, the FIFO
 // of fetches waiting for one, idle keep-alive connections, and connecting
 // (DNS, TCP, TLS). Every structure was sized by the Client's constructor.
+#include <algorithm>
 #include <cstring>
+#include <new>
 
-#include <gust/log.hpp>
 #include <gust/when.hpp>
 
 #include "client_internal.hpp"
