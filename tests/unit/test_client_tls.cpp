@@ -19,17 +19,8 @@ using namespace gust_test;
 
 namespace {
 
-struct TempDir {
-    char path[64];
-    TempDir() {
-        std::strcpy(path, "/tmp/gust-client-XXXXXX");
-        REQUIRE(mkdtemp(path) != nullptr);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string file(const char* name) const { return std::string(path) + "/" + name; }
+struct TempDir : gust_test::TempDir {
+    TempDir() : gust_test::TempDir("gust-client") {}
 };
 
 // A certificate for `host` (valid now unless `expired`) in its own directory, loaded into a server config.

@@ -26,17 +26,9 @@ using namespace gust;
 
 namespace {
 
-struct CertDir {
-    char path[64];
-    CertDir() {
-        std::strcpy(path, "/tmp/gust-https-XXXXXX");
-        REQUIRE(mkdtemp(path) != nullptr);
-    }
-    ~CertDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string cert() const { return std::string(path) + "/cert.pem"; }
+struct CertDir : gust_test::TempDir {
+    CertDir() : gust_test::TempDir("gust-https") {}
+    std::string cert() const { return file("cert.pem"); }
 };
 
 Task<> hello(Request&, Response& res) {

@@ -76,14 +76,8 @@ bool exists(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0;
 }
 
-// A fresh directory under /tmp, removed (with the files the test names) at the end.
-struct TempDir {
-    char path[64] = "/tmp/gust-statusd-XXXXXX";
-    TempDir() { REQUIRE(::mkdtemp(path) != nullptr); }
-    ~TempDir() {
-        for (const char* f : {"fw.bin", "bad.bin", "empty.bin"}) ::unlink((std::string(path) + "/" + f).c_str());
-        ::rmdir(path);
-    }
+struct TempDir : gust_test::TempDir {
+    TempDir() : gust_test::TempDir("gust-statusd") {}
 };
 
 }  // namespace

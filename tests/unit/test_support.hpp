@@ -1,8 +1,14 @@
 // Shared helpers for gust's unit tests.
 #pragma once
 
+#include <stdlib.h>
+
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include <gust/gust.hpp>
 
@@ -32,6 +38,22 @@ struct FakeClock {
     explicit FakeClock(int64_t start_ns = 1'000'000'000) { gust::port::fake_clock_enable(start_ns); }
     ~FakeClock() { gust::port::fake_clock_disable(); }
     void advance(gust::Duration d) { gust::port::fake_clock_advance(d.count()); }
+};
+
+// A fresh directory under /tmp ("/tmp/<prefix>-XXXXXX"), removed with its contents at scope exit.
+struct TempDir {
+    char path[64];
+    explicit TempDir(const char* prefix = "gust-test") {
+        std::snprintf(path, sizeof path, "/tmp/%s-XXXXXX", prefix);
+        REQUIRE(mkdtemp(path) != nullptr);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string file(const char* name) const { return std::string(path) + "/" + name; }
 };
 
 // The whole file at `path`, or "" when it cannot be read.

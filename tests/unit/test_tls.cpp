@@ -30,18 +30,8 @@ using gust_test::test_limits;
 
 namespace {
 
-// A fresh directory under /tmp, removed with its contents at scope exit.
-struct TempDir {
-    char path[64];
-    TempDir() {
-        std::strcpy(path, "/tmp/gust-tls-XXXXXX");
-        REQUIRE(mkdtemp(path) != nullptr);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string file(const char* name) const { return std::string(path) + "/" + name; }
+struct TempDir : gust_test::TempDir {
+    TempDir() : gust_test::TempDir("gust-tls") {}
 };
 
 
