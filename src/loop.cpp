@@ -1,5 +1,6 @@
 #include <gust/loop.hpp>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <new>
@@ -175,9 +176,12 @@ bool Loop::run_until(InplaceFunction<bool()> done, Duration limit) {
     if (init_error_.code != Errc::ok) return false;
     update_now();
     TimePoint end = now_ + limit;
+    // `done` may watch another thread (a test's client), which does not wake
+    // the loop: look again every 10 ms of real time.
+    const Duration slice = port::fake_clock_enabled() ? limit : Duration(std::chrono::milliseconds(10));
     while (!done()) {
         if (now_ >= end) return false;
-        run_once(end - now_);
+        run_once(std::min(end - now_, slice));
     }
     return true;
 }

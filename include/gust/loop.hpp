@@ -88,6 +88,8 @@ public:
     // Runs one turn, waiting at most `max_wait` (negative: until something happens).
     void run_once(Duration max_wait = Duration(-1));
     // Runs until `done` returns true or `limit` passes on the loop clock (tests).
+    // `done` is looked at after every turn and at least every 10 ms, so it may
+    // watch another thread.
     bool run_until(InplaceFunction<bool()> done, Duration limit);
     // Makes run() return after the current turn. Thread-safe.
     void stop();
