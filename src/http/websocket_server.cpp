@@ -74,6 +74,10 @@ struct WebSocketAccess {
 Task<> WebSocketAccess::handshake(const Route& route, Request& req, Response& res) {
     Connection& c = *req.conn_;
     Server::Impl& s = *c.server;
+    // A refused upgrade closes the connection: a client that asked to upgrade
+    // may already be sending frames, which must not be read as HTTP.
+    const bool close_anyway = c.close_after;
+    c.close_after = true;
     std::string_view version = req.header("Sec-WebSocket-Version");
     std::string_view key = trim(req.header("Sec-WebSocket-Key"));
     if (version.data() && trim(version) != "13") {
@@ -114,6 +118,7 @@ Task<> WebSocketAccess::handshake(const Route& route, Request& req, Response& re
     // The response is ours from here: the server must not add one.
     res.head_sent_ = true;
     res.complete_ = true;
+    c.close_after = close_anyway;
     if (n <= 0 || size_t(n) >= sizeof head) {
         c.close_after = true;
         co_return;
