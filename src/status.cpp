@@ -204,6 +204,7 @@ void write_status_json(JsonWriter& j, const SystemSnapshot& sys, const ServerFig
     j.kv("in_use", fig.frames_in_use);
     j.kv("high_water", fig.frames_high_water);
     j.kv("capacity", fig.frames_capacity);
+    j.kv("request_capacity", fig.frames_request_capacity);
     j.end_object();
     if (fig.tls) {
         j.key("tls");
@@ -423,6 +424,8 @@ Result<std::string_view> write_metrics(std::span<char> out, const SystemSnapshot
     gauge_u64(o, "gust_frames_in_use", "Coroutine frames in use now.", fig.frames_in_use);
     gauge_u64(o, "gust_frames_high_water", "Most coroutine frames in use at once.", fig.frames_high_water);
     gauge_u64(o, "gust_frames_capacity", "Coroutine frames in the pool.", fig.frames_capacity);
+    gauge_u64(o, "gust_frames_request_capacity", "Requests that can be in flight at once (frames of 4 KiB or more).",
+              fig.frames_request_capacity);
     if (fig.tls) {
         gauge_u64(o, "gust_tls_connections_open", "TLS connections open now.", fig.tls_connections_open);
         counter_u64(o, "gust_tls_handshakes_total", "TLS handshakes completed.", fig.tls_handshakes);

@@ -47,6 +47,7 @@ ServerFigures figures(const StatusdContext& ctx) {
         f.frames_in_use += c.in_use;
         f.frames_high_water += c.high_water;
         f.frames_capacity += c.capacity;
+        if (i >= kRequestFrameClass) f.frames_request_capacity += c.capacity;
     }
     return f;
 }

@@ -16,6 +16,9 @@ enum class PollerKind : uint8_t { poll, select, epoll };
 inline constexpr int kFrameClasses = 7;
 // Size in bytes of frame class `i`.
 constexpr uint32_t frame_class_size(int i) { return 128u << i; }
+// The first class (4 KiB) that holds a request's serve coroutine: each request,
+// WebSocket or SSE stream in flight holds one frame of this class or above.
+inline constexpr int kRequestFrameClass = 5;
 
 struct Limits {
     PollerKind poller = GUST_DEFAULT_POLLER;

@@ -57,6 +57,9 @@ struct ServerFigures {
     uint32_t frames_in_use = 0;
     uint32_t frames_high_water = 0;
     uint32_t frames_capacity = 0;
+    // Frames big enough for a request's serve coroutine (4 KiB or more): how
+    // many requests, WebSockets or SSE streams can be in flight at once.
+    uint32_t frames_request_capacity = 0;
     // HTTPS listener figures; reported only when `tls` is true.
     bool tls = false;
     uint32_t tls_connections_open = 0;
@@ -123,7 +126,7 @@ Result<void> read_system(SystemSnapshot& out, const char* thermal_dir);
  *   "server": {"connections_open", "connections_accepted", "connections_refused",
  *              "connections_high_water", "requests", "responses_4xx", "responses_5xx",
  *              "bytes_in", "bytes_out", "buffers": {"in_use", "high_water", "capacity"},
- *              "frames": {"in_use", "high_water", "capacity"}}
+ *              "frames": {"in_use", "high_water", "capacity", "request_capacity"}}
  * System members whose has_* flag is false are left out. Errors stay in `j`. */
 void write_status_json(JsonWriter& j, const SystemSnapshot& sys, const ServerFigures& fig);
 

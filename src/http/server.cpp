@@ -604,7 +604,7 @@ Server::Server(Loop& loop, Router& router, const ServerOptions& options)
     // Each request in flight holds one 4 KiB coroutine frame; say so at start
     // rather than with 503s under load.
     uint32_t big_frames = 0;
-    for (int i = 5; i < kFrameClasses; ++i) big_frames += FramePool::local().stats(i).capacity;
+    for (int i = kRequestFrameClass; i < kFrameClasses; ++i) big_frames += FramePool::local().stats(i).capacity;
     if (big_frames < s.max_conns)
         log_warn("http: %u connections but only %u coroutine frames of 4 KiB or more: requests beyond %u at "
                  "once get 503 (raise Limits::frame_counts[5])",

@@ -85,6 +85,7 @@ ServerFigures sample_figures() {
     f.frames_in_use = 3;
     f.frames_high_water = 4;
     f.frames_capacity = 64;
+    f.frames_request_capacity = 16;
     return f;
 }
 
@@ -486,6 +487,7 @@ TEST_CASE("write_status_json writes every fact and figure of a hand-filled snaps
     CHECK(json_u64(json, {"server", "frames", "in_use"}) == 3);
     CHECK(json_u64(json, {"server", "frames", "high_water"}) == 4);
     CHECK(json_u64(json, {"server", "frames", "capacity"}) == 64);
+    CHECK(json_u64(json, {"server", "frames", "request_capacity"}) == 16);
 }
 
 TEST_CASE("write_status_json leaves out facts that are not available") {
@@ -619,7 +621,10 @@ TEST_CASE("write_metrics renders a hand-filled snapshot exactly") {
         "gust_frames_high_water 4\n"
         "# HELP gust_frames_capacity Coroutine frames in the pool.\n"
         "# TYPE gust_frames_capacity gauge\n"
-        "gust_frames_capacity 64\n";
+        "gust_frames_capacity 64\n"
+        "# HELP gust_frames_request_capacity Requests that can be in flight at once (frames of 4 KiB or more).\n"
+        "# TYPE gust_frames_request_capacity gauge\n"
+        "gust_frames_request_capacity 16\n";
     std::string text = metrics(sample_snapshot(), sample_figures());
     // Line by line first, so a mismatch names the line.
     size_t a = 0, b = 0;
@@ -636,7 +641,7 @@ TEST_CASE("write_metrics renders a hand-filled snapshot exactly") {
     CHECK(text == expected);
     Exposition e = parse_exposition(text);
     CHECK(e.problem == "");
-    CHECK(e.samples.size() == 29);
+    CHECK(e.samples.size() == 30);
 }
 
 TEST_CASE("write_metrics leaves out unavailable facts but keeps the server figures") {
@@ -856,7 +861,7 @@ TEST_CASE("the worst-case snapshot fits the suggested buffer sizes") {
     f.bytes_in = f.bytes_out = UINT64_MAX;
     f.connections_open = f.connections_high_water = f.buffers_in_use = f.buffers_high_water = f.buffers_capacity =
         UINT32_MAX;
-    f.frames_in_use = f.frames_high_water = f.frames_capacity = UINT32_MAX;
+    f.frames_in_use = f.frames_high_water = f.frames_capacity = f.frames_request_capacity = UINT32_MAX;
     f.tls = true;
     f.tls_connections_open = UINT32_MAX;
     f.tls_handshakes = f.tls_handshake_failures = f.tls_refused = f.tls_handshake_ns = UINT64_MAX;
