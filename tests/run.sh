@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every test of a build and ends with one plain line: "N passed, M failed".
+# Runs every test of a build and ends with one plain line: "N passed, M failed"
+# (before it, "K skipped" when a script did not apply to this build).
 # Env: BUILD (build/<board>), RUNNER (e.g. qemu-arm-static -L ...), BOARD;
 # SANITIZE and NM are passed on to the integration tests.
 # Unit tests: the doctest binary; each test case counts once.
@@ -21,8 +22,10 @@ if [ -n "${SANITIZE:-}" ]; then
 fi
 
 echo "== unit tests ($BUILD/tests/unit_tests)"
+t0=$(date +%s)
 $RUNNER "$BUILD/tests/unit_tests" --no-intro=true >"$log" 2>&1
 status=$?
+echo "   ran in $(($(date +%s) - t0)) s"
 summary=$(grep '^\[doctest\] test cases:' "$log" | tail -n 1)
 cat "$log" | grep -v '^\[doctest\] test cases:' | tail -n 200
 if [ -n "$summary" ]; then
@@ -49,10 +52,11 @@ for t in tests/integration/*.sh tests/integration/*.py; do
     *) cmd="sh $t" ;;
     esac
     echo "== integration: $name"
+    t0=$(date +%s)
     BUILD="$BUILD" RUNNER="$RUNNER" BOARD="${BOARD:-host}" timeout 600 $cmd >"$BUILD/tests/$name.log" 2>&1
     rc=$?
     if [ "$rc" -eq 0 ]; then
-        echo "   ok"
+        echo "   ok ($(($(date +%s) - t0)) s)"
         passed=$((passed + 1))
     elif [ "$rc" -eq 77 ]; then
         echo "   skipped: $(tail -n 1 "$BUILD/tests/$name.log")"
@@ -64,9 +68,7 @@ for t in tests/integration/*.sh tests/integration/*.py; do
     fi
 done
 
-if [ "$skipped" -gt 0 ]; then
-    echo "$passed passed, $failed failed, $skipped skipped"
-else
-    echo "$passed passed, $failed failed"
-fi
+# The last line stays plain "N passed, M failed"; skips get their own line.
+[ "$skipped" -gt 0 ] && echo "$skipped skipped"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
