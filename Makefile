@@ -312,7 +312,7 @@ soak: deps $(STATUSD)
 # from Debian when missing, builds statusd in $(BUILD) and writes
 # build/bench/report.md; tests/bench/bench.py says how each figure is measured.
 BENCH_DEPS := nginx-light lighttpd libmicrohttpd-dev python3-tornado wrk valgrind openssl gcc
-.PHONY: bench bench-deps
+.PHONY: bench bench-deps bench-cache
 
 bench-deps:
 ifneq ($(NO_DEPS),1)
@@ -323,3 +323,7 @@ bench: deps bench-deps $(STATUSD)
 	$(Q)if [ "$(BOARD)" != host ] || [ -n "$(SANITIZE)" ]; then \
 	    echo "make bench measures the host build without sanitizers (BOARD=host, no SANITIZE)" >&2; exit 2; fi
 	$(Q)BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) python3 tests/bench/bench.py
+
+# GET /api/status with and without statusd's response cache, same run (about a minute).
+bench-cache: deps bench-deps $(STATUSD)
+	$(Q)BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) python3 tests/bench/cache.py
