@@ -110,6 +110,12 @@ FrameClassStats FramePool::stats(int i) const {
     return {c.block_size, c.capacity, c.in_use, c.high_water, c.refused};
 }
 
+uint32_t FramePool::capacity_from(int first) const {
+    uint32_t n = 0;
+    for (int i = first; i < kFrameClasses; ++i) n += classes_[i].capacity;
+    return n;
+}
+
 uint32_t FramePool::in_use() const {
     uint32_t n = 0;
     for (auto& c : classes_) n += c.in_use;

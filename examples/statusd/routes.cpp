@@ -47,8 +47,8 @@ ServerFigures figures(const StatusdContext& ctx) {
         f.frames_in_use += c.in_use;
         f.frames_high_water += c.high_water;
         f.frames_capacity += c.capacity;
-        if (i >= kRequestFrameClass) f.frames_request_capacity += c.capacity;
     }
+    f.frames_request_capacity = pool.capacity_from(kRequestFrameClass);
     return f;
 }
 

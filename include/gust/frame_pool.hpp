@@ -34,6 +34,9 @@ public:
 
     // Usage of size class `i`.
     FrameClassStats stats(int i) const;
+    // Frames in class `first` and every larger one: how many frames of
+    // frame_class_size(first) bytes can be live at once.
+    uint32_t capacity_from(int first) const;
     // Frames currently allocated, over all classes.
     uint32_t in_use() const;
     // Total bytes reserved for frames.

@@ -603,12 +603,11 @@ Server::Server(Loop& loop, Router& router, const ServerOptions& options)
     s.free_conn = s.max_conns ? 0 : UINT32_MAX;
     // Each request in flight holds one 4 KiB coroutine frame; say so at start
     // rather than with 503s under load.
-    uint32_t big_frames = 0;
-    for (int i = kRequestFrameClass; i < kFrameClasses; ++i) big_frames += FramePool::local().stats(i).capacity;
+    uint32_t big_frames = FramePool::local().capacity_from(kRequestFrameClass);
     if (big_frames < s.max_conns)
         log_warn("http: %u connections but only %u coroutine frames of 4 KiB or more: requests beyond %u at "
-                 "once get 503 (raise Limits::frame_counts[5])",
-                 unsigned(s.max_conns), unsigned(big_frames), unsigned(big_frames));
+                 "once get 503 (raise Limits::frame_counts[%d])",
+                 unsigned(s.max_conns), unsigned(big_frames), unsigned(big_frames), kRequestFrameClass);
     if (options.http) {
         if (auto r = s.listen(s.listeners[0], options.http, false); !r) return;
     }

@@ -50,3 +50,12 @@ TEST_CASE("frame pool: a block that spilled into a larger class goes back to tha
     pool.release(spilled, 200);
     CHECK(pool.in_use() == 0);
 }
+
+TEST_CASE("frame pool: capacity_from counts a class and every larger one") {
+    FramePool pool;
+    REQUIRE(pool.configure({1, 2, 3, 4, 5, 6, 7}));
+    CHECK(pool.capacity_from(0) == 28);
+    CHECK(pool.capacity_from(kRequestFrameClass) == 13);
+    CHECK(pool.capacity_from(kFrameClasses - 1) == 7);
+    CHECK(pool.capacity_from(kFrameClasses) == 0);
+}
