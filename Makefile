@@ -322,7 +322,7 @@ endif
 bench: deps bench-deps $(STATUSD)
 	$(Q)if [ "$(BOARD)" != host ] || [ -n "$(SANITIZE)" ]; then \
 	    echo "make bench measures the host build without sanitizers (BOARD=host, no SANITIZE)" >&2; exit 2; fi
-	$(Q)BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) python3 tests/bench/bench.py
+	$(Q)BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) python3 tests/bench/bench.py
 
 # GET /api/status with and without statusd's response cache, same run (about a minute).
 bench-cache: deps bench-deps $(STATUSD)

@@ -6,7 +6,8 @@ and Tornado, every peer serving GET /hello -> "Hello, world!" on 127.0.0.1.
 
 Environment: BUILD (where statusd is; default build/host), BENCH_OUT (default
 build/bench), BENCH_QUICK=1 (under 2 minutes; the full run stays under 15),
-BENCH_PEERS=statusd,nginx,... (a subset; nginx stays in for the ratios).
+BENCH_PEERS=statusd,nginx,... (a subset; nginx stays in for the ratios),
+BENCH_ONLY=tls (figure 6 alone, statusd against nginx: about 3 minutes).
 
 Figures, all from one run:
  1. wrk keep-alive requests/s with p50/p99 latency at 1, 50 and 256
@@ -63,6 +64,7 @@ REQUEST = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 MAX_CONNS = 11000  # above the 10 000 held idle, plus wrk's 256
 FD_LIMIT = 0  # RLIMIT_NOFILE once raised (main); every peer inherits it
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+ONLY = os.environ.get("BENCH_ONLY", "")
 BUILD = os.environ.get("BUILD", "build/host")
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(ROOT, "build", "bench")))
 T0 = time.monotonic()
@@ -416,14 +418,15 @@ class Nginx(Peer):
         tls = ""
         if https:
             # The same handshake as statusd's mbedTLS 2.28 can offer: TLS 1.2,
-            # ECDHE-ECDSA with AES-128-GCM, and no resumption (every handshake full).
+            # ECDHE-ECDSA (or ECDHE-RSA with the RSA certificate) with AES-128-GCM,
+            # and no resumption (every handshake full).
             tls = f"""
     server {{
         listen {HOST}:{https[0]} ssl;
         ssl_certificate {https[1]};
         ssl_certificate_key {https[2]};
         ssl_protocols TLSv1.2;
-        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256;
+        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256;
         ssl_ecdh_curve X25519:prime256v1;
         ssl_session_cache off;
         ssl_session_tickets off;
@@ -988,30 +991,35 @@ def allocs(p, so, results):
 # ---- figure 6: TLS ---------------------------------------------------------------------
 
 
-def make_cert():
+def make_cert(kind="ecdsa"):
+    """A self-signed certificate and key: ECDSA P-256 or RSA 2048."""
     d = os.path.join(OUT, "tls")
     os.makedirs(d, exist_ok=True)
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    cert, key = os.path.join(d, f"{kind}-cert.pem"), os.path.join(d, f"{kind}-key.pem")
+    newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ecdsa" else \
+        ["-newkey", "rsa:2048"]
     if not (os.path.exists(cert) and os.path.exists(key)):
-        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                            "-nodes", "-keyout", key, "-out", cert, "-days", "3650", "-subj", "/CN=127.0.0.1"],
+        p = subprocess.run(["openssl", "req", "-x509"] + newkey +
+                           ["-nodes", "-keyout", key, "-out", cert, "-days", "3650", "-subj", "/CN=127.0.0.1"],
                            capture_output=True, text=True)
         if p.returncode != 0:
-            raise BenchError(f"openssl could not make the ECDSA certificate: {p.stderr}")
+            raise BenchError(f"openssl could not make the {kind} certificate: {p.stderr}")
     return cert, key
 
 
 # ECDHE groups the handshakes are measured with: the client offers only that
 # one (P-256), or its default list, which both servers settle on X25519 from.
 CURVES = ("P-256", "X25519")
+# The RSA 2048 certificate's handshakes: ECDHE P-256, ECDHE-RSA-AES128-GCM.
+RSA = "RSA-2048"
 
 
-def tls_client_ctx(curve="P-256"):
+def tls_client_ctx(curve="P-256", suite="ECDHE-ECDSA-AES128-GCM-SHA256"):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+    ctx.set_ciphers(suite)
     if curve == "P-256":
         ctx.set_ecdh_curve("prime256v1")
     return ctx
@@ -1028,7 +1036,9 @@ def tls_setup(statusd, results):
         out["skipped"] = "n/a (no openssl to make the certificate)"
         return None
     cert, key = make_cert()
-    return cert, key, {c: tls_client_ctx(c) for c in CURVES}
+    ctxs = {c: tls_client_ctx(c) for c in CURVES}
+    ctxs[RSA] = tls_client_ctx("P-256", "ECDHE-RSA-AES128-GCM-SHA256")
+    return cert, key, ctxs
 
 
 def full_handshakes(port, ctx, seconds, threads=16):
@@ -1101,10 +1111,25 @@ def bench_tls_load(statusd, nginx, setup, results):
                         cpu.append((s.cpu_s() - cpu0) / n * 1e3)
                 row[f"handshakes_per_s {curve}"] = spread(hs)
                 row[f"cpu_ms_per_handshake {curve}"] = spread(cpu)
-            row["handshake_errors"] = errs
             row["ka50_rps"] = wrk(tport, 50, False, PLAN["tls_s"], scheme="https")["rps"]
         finally:
             release(held)
+            s.stop()
+        # The same full handshakes with the RSA 2048 certificate.
+        s = p.start(tag="-tls-rsa", https=(0,) + make_cert("rsa"))
+        try:
+            hs, cpu = [], []
+            for _ in range(PLAN["rounds"]):
+                cpu0, t0 = s.cpu_s(), time.monotonic()
+                n, e = full_handshakes(s.https_port, ctxs[RSA], PLAN["tls_s"])
+                errs += e
+                if n:
+                    hs.append(n / (time.monotonic() - t0))
+                    cpu.append((s.cpu_s() - cpu0) / n * 1e3)
+            row[f"handshakes_per_s {RSA}"] = spread(hs)
+            row[f"cpu_ms_per_handshake {RSA}"] = spread(cpu)
+            row["handshake_errors"] = errs
+        finally:
             s.stop()
 
 
@@ -1138,6 +1163,14 @@ def tls_callgrind_jobs(statusd, nginx, setup, results):
                 keep = os.path.join(OUT, "callgrind", "statusd-tls-handshake.out")
                 shutil.copyfile(cg.last_dump, keep)
                 results["profile_tls_handshake"] = profile(keep, PLAN["cg_handshakes"], top=12)
+        finally:
+            cg.stop()
+        cg = Callgrind(p, tag="-tls-rsa", https=(0,) + make_cert("rsa"))
+        port = cg.server.https_port
+        try:
+            row[f"instr_per_handshake {RSA}"] = spread(
+                [cg.measure(PLAN["cg_handshakes"], lambda: handshake(RSA), warm=2)
+                 for _ in range(PLAN["cg_batches"])])
         finally:
             cg.stop()
     return [lambda p=p: job(p) for p in (statusd, nginx)]
@@ -1238,76 +1271,80 @@ def report(peers, results, meta):
                 f"Load average {meta['load'][0]:.1f} at the start, {meta['load'][1]:.1f} at the end "
                 "(work other than the bench's slows what is timed, not what is counted).")
     text.append("Versions: " + ", ".join(f"{p.label} {results[p.name].get('version', '')}" for p in peers) + ".")
-    text.append("")
-    text.append(f"Medians of {PLAN['rounds']} interleaved round(s) (min–max); ×r = ratio to nginx in the same run. "
-                f"wrk -t1, {PLAN['wrk_s']:g} s per run. Every server allows {MAX_CONNS} connections.")
-    text.append("")
-    text.append(head + "\n".join(rows))
-    notes = []
-    for n in names:
-        for key, _, _ in WRK_CONFIGS:
-            e = dig(results, n, "wrk", key)
-            if e and (e["errors"] or e["non2xx"]):
-                notes.append(f"{n} {key}: {e['errors']} socket errors, {e['non2xx']} non-2xx answers")
-    if notes:
+    if not ONLY:  # BENCH_ONLY=tls: the TLS section alone
         text.append("")
-        text.append("wrk reported: " + "; ".join(notes) + ".")
-    if "mhd" in names:
+        text.append(f"Medians of {PLAN['rounds']} interleaved round(s) (min–max); ×r = ratio to nginx "
+                    f"in the same run. wrk -t1, {PLAN['wrk_s']:g} s per run. "
+                    f"Every server allows {MAX_CONNS} connections.")
         text.append("")
-        text.append("libmicrohttpd 0.9.75 on its epoll loop stalls at random with a hundred or more busy "
-                    "connections (one check: 185 requests/s at 128 connections, 33 600 at 129; its poll loop "
-                    "does not); a collapsed rate of its is that stall, not its speed.")
-    text.append("")
-    text.append("KiB per idle connection = (RSS with N held − RSS idle) / N, VmRSS from /proc; every held "
-                "connection completed one GET /hello first, so each is a real idle keep-alive connection. "
-                "Instructions: callgrind's Ir over sequential requests on one keep-alive connection after "
-                "warm-up, all user-space code in the process (libc included). Allocations: "
-                "tests/bench/malloc_count_rt.c preloaded (Tornado's figure is CPython's malloc calls; "
-                "pymalloc serves most small objects without one).")
+        text.append(head + "\n".join(rows))
+        notes = []
+        for n in names:
+            for key, _, _ in WRK_CONFIGS:
+                e = dig(results, n, "wrk", key)
+                if e and (e["errors"] or e["non2xx"]):
+                    notes.append(f"{n} {key}: {e['errors']} socket errors, {e['non2xx']} non-2xx answers")
+        if notes:
+            text.append("")
+            text.append("wrk reported: " + "; ".join(notes) + ".")
+        if "mhd" in names:
+            text.append("")
+            text.append("libmicrohttpd 0.9.75 on its epoll loop stalls at random with a hundred or more busy "
+                        "connections (one check: 185 requests/s at 128 connections, 33 600 at 129; its poll loop "
+                        "does not); a collapsed rate of its is that stall, not its speed.")
+        text.append("")
+        text.append("KiB per idle connection = (RSS with N held − RSS idle) / N, VmRSS from /proc; every held "
+                    "connection completed one GET /hello first, so each is a real idle keep-alive connection. "
+                    "Instructions: callgrind's Ir over sequential requests on one keep-alive connection after "
+                    "warm-up, all user-space code in the process (libc included). Allocations: "
+                    "tests/bench/malloc_count_rt.c preloaded (Tornado's figure is CPython's malloc calls; "
+                    "pymalloc serves most small objects without one).")
 
-    g, gc = results.get("growth") or {}, results.get("growth_cpu") or {}
-    if g or gc:
-        steps = PLAN["growth"]
-        text += ["", "## Cost per request on one active connection with idle keep-alive connections held", "",
-                 "| Server, figure | " + " | ".join(f"{fmt_num(s, 0)} idle" for s in steps) + " |",
-                 "|---|" + "---|" * len(steps)]
-        for k, v in g.items():
-            text.append(f"| {k}, instructions (callgrind) | " +
-                        " | ".join(fmt_num(v.get(str(s)), 0) for s in steps) + " |")
-        for k, v in gc.items():
-            text.append(f"| {k}, server CPU µs, kernel included (wrk -c1) | " +
-                        " | ".join(fmt_num(v.get(str(s)), 1) for s in steps) + " |")
-    curve_keys = ["0"] + [str(n) for n in PLAN["held"]]
-    text += ["", "## RSS (KiB) against idle keep-alive connections held", "",
-             "| Server | " + " | ".join(fmt_num(int(k), 0) for k in curve_keys) + " |",
-             "|---|" + "---|" * len(curve_keys)]
-    for p in peers:
-        c = results[p.name].get("rss_curve_kib") or {}
-        text.append(f"| {p.label} | " + " | ".join(fmt_num(c.get(k), 0) for k in curve_keys) + " |")
+        g, gc = results.get("growth") or {}, results.get("growth_cpu") or {}
+        if g or gc:
+            steps = PLAN["growth"]
+            text += ["", "## Cost per request on one active connection with idle keep-alive connections held", "",
+                     "| Server, figure | " + " | ".join(f"{fmt_num(s, 0)} idle" for s in steps) + " |",
+                     "|---|" + "---|" * len(steps)]
+            for k, v in g.items():
+                text.append(f"| {k}, instructions (callgrind) | " +
+                            " | ".join(fmt_num(v.get(str(s)), 0) for s in steps) + " |")
+            for k, v in gc.items():
+                text.append(f"| {k}, server CPU µs, kernel included (wrk -c1) | " +
+                            " | ".join(fmt_num(v.get(str(s)), 1) for s in steps) + " |")
+        curve_keys = ["0"] + [str(n) for n in PLAN["held"]]
+        text += ["", "## RSS (KiB) against idle keep-alive connections held", "",
+                 "| Server | " + " | ".join(fmt_num(int(k), 0) for k in curve_keys) + " |",
+                 "|---|" + "---|" * len(curve_keys)]
+        for p in peers:
+            c = results[p.name].get("rss_curve_kib") or {}
+            text.append(f"| {p.label} | " + " | ".join(fmt_num(c.get(k), 0) for k in curve_keys) + " |")
 
-    short = [f"{p.label} held {fmt_num(results[p.name]['held'][k], 0)} for the {fmt_num(int(k), 0)} column "
-             f"(its limit under RLIMIT_NOFILE {FD_LIMIT})"
-             for p in peers for k in (results[p.name].get("held") or {})
-             if results[p.name]["held"][k] != int(k)]
-    if short:
-        text += ["", "; ".join(short) + "; its KiB per connection divides by what it held."]
-    lim = [(p, results[p.name]["rss_idle_by_limit_kib"]) for p in peers if results[p.name].get("rss_idle_by_limit_kib")]
-    if lim:
-        keys = sorted(lim[0][1].keys(), key=int)
-        text += ["", "## RSS idle (KiB) against the configured connection limit", "",
-                 "Both size their connection tables at start (statusd `--max-conns`, nginx `worker_connections`): "
-                 "that memory shows in RSS idle, not per connection.", "",
-                 "| Server | " + " | ".join(f"limit {fmt_num(int(k), 0)}" for k in keys) + " | KiB per slot |",
-                 "|---|" + "---|" * (len(keys) + 1)]
-        for p, r in lim:
-            lo, hi = keys[0], keys[-1]
-            slot = (r[hi] - r[lo]) / (int(hi) - int(lo)) if lo in r and hi in r else None
-            text.append(f"| {p.label} | " + " | ".join(fmt_num(r.get(k), 0) for k in keys) +
-                        f" | {fmt_num(slot, 2)} |")
+        short = [f"{p.label} held {fmt_num(results[p.name]['held'][k], 0)} for the {fmt_num(int(k), 0)} column "
+                 f"(its limit under RLIMIT_NOFILE {FD_LIMIT})"
+                 for p in peers for k in (results[p.name].get("held") or {})
+                 if results[p.name]["held"][k] != int(k)]
+        if short:
+            text += ["", "; ".join(short) + "; its KiB per connection divides by what it held."]
+        lim = [(p, results[p.name]["rss_idle_by_limit_kib"]) for p in peers
+               if results[p.name].get("rss_idle_by_limit_kib")]
+        if lim:
+            keys = sorted(lim[0][1].keys(), key=int)
+            text += ["", "## RSS idle (KiB) against the configured connection limit", "",
+                     "Both size their connection tables at start (statusd `--max-conns`, nginx `worker_connections`): "
+                     "that memory shows in RSS idle, not per connection.", "",
+                     "| Server | " + " | ".join(f"limit {fmt_num(int(k), 0)}" for k in keys) + " | KiB per slot |",
+                     "|---|" + "---|" * (len(keys) + 1)]
+            for p, r in lim:
+                lo, hi = keys[0], keys[-1]
+                slot = (r[hi] - r[lo]) / (int(hi) - int(lo)) if lo in r and hi in r else None
+                text.append(f"| {p.label} | " + " | ".join(fmt_num(r.get(k), 0) for k in keys) +
+                            f" | {fmt_num(slot, 2)} |")
 
     t = results.get("tls")
     if t is not None:
-        text += ["", "## TLS (ECDSA P-256 certificate, TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256)", ""]
+        text += ["", "## TLS (ECDSA P-256 certificate, TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256; "
+                     f"{RSA}: ECDHE-RSA-AES128-GCM-SHA256)", ""]
     if t is None:
         pass
     elif t.get("skipped"):
@@ -1320,6 +1357,11 @@ def report(peers, results, meta):
                           f"cpu_ms_per_handshake {curve}", 2),
                          (f"instructions / full handshake and its request, ECDHE {curve} (callgrind)",
                           f"instr_per_handshake {curve}", 0)]
+        tls_rows += [(f"server CPU ms / full handshake and its request, {RSA} certificate, ECDHE P-256",
+                      f"cpu_ms_per_handshake {RSA}", 2),
+                     (f"instructions / full handshake and its request, {RSA} certificate (callgrind)",
+                      f"instr_per_handshake {RSA}", 0),
+                     (f"full handshakes/s seen, {RSA} (client-bound as below)", f"handshakes_per_s {RSA}", 0)]
         tls_rows += [("instructions / TLS keep-alive request (callgrind)", "instr_per_req", 0),
                      ("full handshakes/s seen, P-256 (client-bound: 16 Python threads on one core)",
                       "handshakes_per_s P-256", 0)]
@@ -1390,6 +1432,10 @@ def main():
     statusd, nginx = Statusd(statusd_bin), Nginx()
     peers = [statusd, nginx, Lighttpd(), Mhd(mhd_bin), Tornado(py)]
     want = os.environ.get("BENCH_PEERS")
+    if ONLY == "tls":
+        want = "statusd"
+    elif ONLY:
+        raise BenchError(f"BENCH_ONLY={ONLY}: only 'tls' is known")
     if want:
         keep = set(want.split(",")) | {"nginx"}
         peers = [p for p in peers if p.name in keep]
@@ -1402,12 +1448,16 @@ def main():
     watchdog.start()
     try:
         # Timed figures first, alone on the machine.
-        bench_wrk(peers, results)
-        if statusd in peers:
+        if not ONLY:
+            bench_wrk(peers, results)
+        if statusd in peers and not ONLY:
             bench_growth_cpu(statusd, results)
         tls = tls_setup(statusd, results) if statusd in peers else None
         if tls:
             bench_tls_load(statusd, nginx, tls, results)
+        if ONLY:
+            run_pool([(0, j) for j in (tls_callgrind_jobs(statusd, nginx, tls, results) if tls else [])])
+            return finish(peers, results, load_before)
         # Instructions, memory and allocation counts do not depend on the
         # load: two jobs at a time, the slowest first.
         cg = callgrind_jobs(peers, results)
@@ -1422,9 +1472,13 @@ def main():
     finally:
         stop_all()
         watchdog.cancel()
+    finish(peers, results, load_before)
 
+
+def finish(peers, results, load_before):
     meta = dict(date=time.strftime("%Y-%m-%d"), machine=machine(), load=(load_before, os.getloadavg()[0]),
-                command="make bench" + (" BENCH_QUICK=1" if QUICK else ""), elapsed_s=time.monotonic() - T0)
+                command="make bench" + (" BENCH_QUICK=1" if QUICK else "") + (f" BENCH_ONLY={ONLY}" if ONLY else ""),
+                elapsed_s=time.monotonic() - T0)
     results["meta"] = meta
     text = report(peers, results, meta)
     with open(os.path.join(OUT, "report.md"), "w") as f:
