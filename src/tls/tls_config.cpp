@@ -65,6 +65,23 @@ int base_setup(mbedtls_ssl_config* conf, mbedtls_ctr_drbg_context* drbg, int end
     return 0;
 }
 
+// A board whose mbedTLS config shrinks the input record buffer below TLS's
+// 16 KiB asks servers for records that fit it (RFC 6066 max_fragment_length);
+// a server that ignores the extension can still send records it cannot take.
+void request_fitting_records(mbedtls_ssl_config* conf) {
+#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
+    constexpr unsigned kIn = MBEDTLS_SSL_IN_CONTENT_LEN;
+    constexpr unsigned char code = kIn >= 16384  ? MBEDTLS_SSL_MAX_FRAG_LEN_NONE
+                                   : kIn >= 4096 ? MBEDTLS_SSL_MAX_FRAG_LEN_4096
+                                   : kIn >= 2048 ? MBEDTLS_SSL_MAX_FRAG_LEN_2048
+                                   : kIn >= 1024 ? MBEDTLS_SSL_MAX_FRAG_LEN_1024
+                                                 : MBEDTLS_SSL_MAX_FRAG_LEN_512;
+    if (code != MBEDTLS_SSL_MAX_FRAG_LEN_NONE) (void)mbedtls_ssl_conf_max_frag_len(conf, code);
+#else
+    (void)conf;
+#endif
+}
+
 }  // namespace
 
 // ---- Server ----------------------------------------------------------------------------
@@ -305,6 +322,7 @@ Result<void> TlsClientConfig::init(const TlsClientOptions& opts) {
         delete impl;
         return tls_error(ret, "client config defaults", "tls: client configuration failed");
     }
+    request_fitting_records(&impl->conf);
     impl->insecure = opts.insecure;
     if (opts.insecure) {
         log_warn("tls: client certificate verification is OFF");

@@ -17,6 +17,7 @@
 #include <gust/tls.hpp>
 #include <gust/when.hpp>
 
+#include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
 
 #include "alloc_counter.hpp"
@@ -347,8 +348,11 @@ TEST_CASE("https: server heap per TLS handshake and per idle TLS connection (ope
     REQUIRE(done);
     MESSAGE("server heap (mbedTLS " << MBEDTLS_VERSION_STRING << ", ECDSA P-256, " << srv.stats().tls_handshakes
             << " handshake): peak during the handshake " << peak << " B, idle TLS connection " << idle << " B");
-    CHECK(idle > 16 * 1024);   // the record buffers are really held...
-    CHECK(idle < 64 * 1024);   // ...and little else
+    // The record buffers (16 KiB each on stock mbedTLS, what a board's config
+    // sets them to otherwise) are really held, and little else.
+    constexpr int64_t kRecordBuffers = MBEDTLS_SSL_IN_CONTENT_LEN + MBEDTLS_SSL_OUT_CONTENT_LEN;
+    CHECK(idle > kRecordBuffers);
+    CHECK(idle < kRecordBuffers + 8 * 1024);
     CHECK(peak >= idle);
     CHECK(peak < 128 * 1024);
 }
