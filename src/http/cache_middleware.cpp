@@ -14,6 +14,7 @@
 
 #include <gust/log.hpp>
 
+#include "../calendar.hpp"
 #include "../tls/mbedtls_compat.hpp"
 #include "server_internal.hpp"
 
@@ -438,28 +439,6 @@ const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 const char* const kLongDays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
 const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-// Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard Hinnant's algorithms).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = unsigned(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + int64_t(doe) - 719468;
-}
-
-void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = unsigned(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y = int64_t(yoe) + era * 400 + (m <= 2);
-}
-
 // A fixed-width parser over the date text.
 struct Scan {
     std::string_view s;
@@ -506,13 +485,11 @@ struct Scan {
 }  // namespace
 
 std::string_view format_http_date(int64_t t, std::span<char> out) {
-    int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int64_t day = gust::detail::unix_day(t);
     int64_t secs = t - day * 86400;
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(day, y, m, d);
+    gust::detail::CivilDate c = gust::detail::civil_from_days(day);
     int n = std::snprintf(out.data(), out.size(), "%s, %02u %s %04lld %02d:%02d:%02d GMT",
-                          kDays[((day % 7) + 11) % 7], d, kMonths[m - 1], static_cast<long long>(y),
+                          kDays[((day % 7) + 11) % 7], c.day, kMonths[c.month - 1], static_cast<long long>(c.year),
                           int(secs / 3600), int(secs / 60 % 60), int(secs % 60));
     if (n <= 0 || size_t(n) >= out.size()) return {};
     return std::string_view(out.data(), size_t(n));
@@ -561,7 +538,7 @@ Result<int64_t> parse_http_date(std::string_view text) {
     }
     if (!sc.ok || !sc.s.empty() || day < 1 || day > 31 || h > 23 || mi > 59 || se > 60)
         return Error(Errc::invalid_argument, "not an HTTP-date");
-    return days_from_civil(year, unsigned(mon + 1), unsigned(day)) * 86400 + h * 3600 + mi * 60 + se;
+    return gust::detail::days_from_civil(year, unsigned(mon + 1), unsigned(day)) * 86400 + h * 3600 + mi * 60 + se;
 }
 
 }  // namespace gust::http

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 
+#include <gust/cache.hpp>
 #include <gust/frame_pool.hpp>
 #include <gust/log.hpp>
 #include <gust/sse.hpp>
@@ -14,40 +15,14 @@
 
 namespace gust::http {
 
-namespace {
-
-
-// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = unsigned(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = int64_t(yoe) + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y = int(yy + (m <= 2));
-}
-
-}  // namespace
-
 const char* Server::Impl::date_header() {
     int64_t now = port::wall_clock_s();
     if (now != date_second) {
-        static const char* const days[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-        static const char* const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-        int64_t day = now >= 0 ? now / 86400 : (now - 86399) / 86400;
-        int64_t secs = now - day * 86400;
-        int y;
-        unsigned m, d;
-        civil_from_days(day, y, m, d);
-        int n = std::snprintf(date, sizeof date, "Date: %s, %02u %s %04d %02d:%02d:%02d GMT\r\n",
-                              days[((day % 7) + 7) % 7], d, months[m - 1], y, int(secs / 3600),
-                              int(secs / 60 % 60), int(secs % 60));
-        date_len = n > 0 ? size_t(n) : 0;
+        static constexpr char kPrefix[] = "Date: ";
+        std::memcpy(date, kPrefix, sizeof kPrefix - 1);
+        std::string_view when = format_http_date(now, std::span<char>(date + 6, sizeof date - 8));
+        std::memcpy(date + 6 + when.size(), "\r\n", 3);
+        date_len = when.empty() ? 0 : 6 + when.size() + 2;
         date_second = now;
     }
     return date;

@@ -23,6 +23,7 @@
 #include <gust/log.hpp>
 
 #include "port.hpp"
+#include "../calendar.hpp"
 #include "tls_internal.hpp"
 
 namespace gust {
@@ -43,34 +44,23 @@ struct Civil {
 };
 
 Civil civil_from_unix(int64_t t) {
-    int64_t days = t >= 0 ? t / kDay : (t - kDay + 1) / kDay;
+    int64_t days = gust::detail::unix_day(t);
     int64_t secs = t - days * kDay;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    unsigned d = unsigned(doy - (153 * mp + 2) / 5 + 1);
-    unsigned m = unsigned(mp < 10 ? mp + 3 : mp - 9);
-    return {yoe + era * 400 + (m <= 2), m, d, unsigned(secs / 3600), unsigned(secs / 60 % 60), unsigned(secs % 60)};
+    gust::detail::CivilDate c = gust::detail::civil_from_days(days);
+    return {c.year, c.month, c.day, unsigned(secs / 3600), unsigned(secs / 60 % 60), unsigned(secs % 60)};
 }
 
 int64_t unix_from_civil(int64_t y, unsigned m, unsigned d, unsigned hh, unsigned mm, unsigned ss) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (era * 146097 + doe - 719468) * kDay + hh * 3600 + mm * 60 + ss;
+    return gust::detail::days_from_civil(y, m, d) * kDay + hh * 3600 + mm * 60 + ss;
 }
 
 // "YYYYMMDDhhmmss", as mbedtls_x509write_crt_set_validity wants it.
 bool format_x509_time(int64_t t, char (&out)[16]) {
     Civil c = civil_from_unix(t);
     if (c.year < 1950 || c.year > 9999) return false;
-    std::snprintf(out, sizeof out, "%04d%02u%02u%02u%02u%02u", int(c.year), c.month, c.day, c.hour, c.minute,
-                  c.second);
+    // Each field is two digits already; % 100 tells the compiler so.
+    std::snprintf(out, sizeof out, "%04d%02u%02u%02u%02u%02u", int(c.year), c.month % 100, c.day % 100,
+                  c.hour % 100, c.minute % 100, c.second % 100);
     return true;
 }
 
