@@ -27,18 +27,28 @@ Result<FileStamp> file_stamp(const char* path) {
     return s;
 }
 
-Result<size_t> read_file(const char* path, std::span<uint8_t> out) {
-    int fd;
+namespace {
+
+// Opens `path` read-only, retrying EINTR; a missing file (or, with
+// `nofollow`, a symlink) is Errc::not_found.
+Result<int> open_for_reading(const char* path, bool nofollow) {
     for (;;) {
-        fd = ::open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) break;
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+        if (fd >= 0) return fd;
         if (errno == EINTR) continue;
-        if (errno == ENOENT || errno == ENOTDIR) return Error(Errc::not_found, "file does not exist", errno);
+        if (errno == ENOENT || errno == ENOTDIR || (nofollow && errno == ELOOP))
+            return Error(Errc::not_found, "file does not exist", errno);
         return detail::errno_error(errno, "open() failed");
     }
+}
+
+// Reads until `out` is full or end of file, then closes fd. With an offset
+// it reads with pread (files); without, with read (also /proc and pipes).
+Result<size_t> fill_and_close(int fd, std::span<uint8_t> out, const uint64_t* offset) {
     size_t done = 0;
     while (done < out.size()) {
-        ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+        ssize_t n = offset ? ::pread(fd, out.data() + done, out.size() - done, off_t(*offset + done))
+                           : ::read(fd, out.data() + done, out.size() - done);
         if (n > 0) {
             done += size_t(n);
             continue;
@@ -53,31 +63,18 @@ Result<size_t> read_file(const char* path, std::span<uint8_t> out) {
     return done;
 }
 
+}  // namespace
+
+Result<size_t> read_file(const char* path, std::span<uint8_t> out) {
+    auto fd = open_for_reading(path, false);
+    if (!fd) return fd.error();
+    return fill_and_close(*fd, out, nullptr);
+}
+
 Result<size_t> read_file_at(const char* path, uint64_t offset, std::span<uint8_t> out) {
-    int fd;
-    for (;;) {
-        fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd >= 0) break;
-        if (errno == EINTR) continue;
-        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-            return Error(Errc::not_found, "file does not exist", errno);
-        return detail::errno_error(errno, "open() failed");
-    }
-    size_t done = 0;
-    while (done < out.size()) {
-        ssize_t n = ::pread(fd, out.data() + done, out.size() - done, off_t(offset + done));
-        if (n > 0) {
-            done += size_t(n);
-            continue;
-        }
-        if (n == 0) break;
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::close(fd);
-        return detail::errno_error(err, "read() failed");
-    }
-    ::close(fd);
-    return done;
+    auto fd = open_for_reading(path, true);
+    if (!fd) return fd.error();
+    return fill_and_close(*fd, out, &offset);
 }
 
 }  // namespace gust::port
