@@ -201,7 +201,7 @@ endif
 endif
 
 test: deps $(UNIT_BIN) $(PROGRAMS) $(QEMU_BIN)
-	$(Q)BUILD=$(BUILD) RUNNER="$(RUNNER)" BOARD=$(BOARD) SANITIZE=$(SANITIZE) NM=$(NM) sh tests/run.sh
+	$(Q)BUILD=$(BUILD) RUNNER="$(RUNNER)" BOARD=$(BOARD) SANITIZE=$(SANITIZE) NM=$(NM) TESTS="$(TESTS)" sh tests/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test

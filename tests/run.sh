@@ -2,7 +2,9 @@
 # Runs every test of a build and ends with one plain line: "N passed, M failed"
 # (before it, "K skipped" when a script did not apply to this build).
 # Env: BUILD (build/<board>), RUNNER (e.g. qemu-arm-static -L ...), BOARD;
-# SANITIZE and NM are passed on to the integration tests.
+# SANITIZE and NM are passed on to the integration tests. TESTS=word,...
+# (commas or spaces): only the integration scripts whose file names contain
+# one of the words (the unit tests, a few seconds, always run).
 # Unit tests: the doctest binary; each test case counts once.
 # Integration tests: every tests/integration/*.sh and *.py counts once.
 set -u
@@ -47,6 +49,13 @@ skipped=0
 for t in tests/integration/*.sh tests/integration/*.py; do
     [ -e "$t" ] || continue
     name=$(basename "$t")
+    if [ -n "${TESTS:-}" ]; then
+        wanted=
+        for w in $(echo "$TESTS" | tr ',' ' '); do
+            case "$name" in *"$w"*) wanted=1 ;; esac
+        done
+        [ -n "$wanted" ] || continue
+    fi
     case "$t" in
     *.py) cmd="python3 $t" ;;
     *) cmd="sh $t" ;;
