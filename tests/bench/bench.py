@@ -1477,7 +1477,8 @@ def main():
 
 def finish(peers, results, load_before):
     meta = dict(date=time.strftime("%Y-%m-%d"), machine=machine(), load=(load_before, os.getloadavg()[0]),
-                command="make bench" + (" BENCH_QUICK=1" if QUICK else "") + (f" BENCH_ONLY={ONLY}" if ONLY else ""),
+                command="make bench" + (" BENCH_QUICK=1" if QUICK else "") + (f" BENCH_ONLY={ONLY}" if ONLY else "")
+                + (f" (statusd from {BUILD})" if BUILD != "build/host" else ""),
                 elapsed_s=time.monotonic() - T0)
     results["meta"] = meta
     text = report(peers, results, meta)
