@@ -349,10 +349,11 @@ TEST_CASE("https: server heap per TLS handshake and per idle TLS connection (ope
     MESSAGE("server heap (mbedTLS " << MBEDTLS_VERSION_STRING << ", ECDSA P-256, " << srv.stats().tls_handshakes
             << " handshake): peak during the handshake " << peak << " B, idle TLS connection " << idle << " B");
     // The record buffers (16 KiB each on stock mbedTLS, what a board's config
-    // sets them to otherwise) are really held, and little else.
+    // sets them to otherwise) are really held, and little else: 2.7 KiB more
+    // on 2.28, about 10 KiB on 3.6 (TLS 1.3 and PSA key slots).
     constexpr int64_t kRecordBuffers = MBEDTLS_SSL_IN_CONTENT_LEN + MBEDTLS_SSL_OUT_CONTENT_LEN;
     CHECK(idle > kRecordBuffers);
-    CHECK(idle < kRecordBuffers + 8 * 1024);
+    CHECK(idle < kRecordBuffers + 16 * 1024);
     CHECK(peak >= idle);
     CHECK(peak < 128 * 1024);
 }
