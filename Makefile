@@ -184,6 +184,12 @@ $(UNIT_BIN): $(UNIT_OBJS) $(UNIT_EXTRA_OBJS) $(LIB)
 
 # Tests build with the library's flags; doctest then needs to know there are no exceptions.
 $(UNIT_OBJS): ALL_CXXFLAGS += -DDOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
+# Test code carries no debug information (a fifth of its compile time; doctest
+# names the failing file and line itself), except in make check, where the
+# sanitizers' stack traces want lines. The library and programs keep -g.
+ifeq ($(SANITIZE),)
+$(UNIT_OBJS): ALL_CXXFLAGS += -g0
+endif
 
 unit: deps $(UNIT_BIN)
 
