@@ -105,6 +105,18 @@ inline constexpr mbedtls_ecp_group_id kGroups[] = {
 inline void conf_groups(mbedtls_ssl_config* conf) { mbedtls_ssl_conf_curves(conf, kGroups); }
 #endif
 
+#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
+// The max_fragment_length code (RFC 6066) for records that fit an input
+// buffer of `in_len` bytes; NONE at TLS's full 16 KiB.
+constexpr unsigned char max_fragment_code(unsigned in_len) {
+    return in_len >= 16384  ? MBEDTLS_SSL_MAX_FRAG_LEN_NONE
+           : in_len >= 4096 ? MBEDTLS_SSL_MAX_FRAG_LEN_4096
+           : in_len >= 2048 ? MBEDTLS_SSL_MAX_FRAG_LEN_2048
+           : in_len >= 1024 ? MBEDTLS_SSL_MAX_FRAG_LEN_1024
+                            : MBEDTLS_SSL_MAX_FRAG_LEN_512;
+}
+#endif
+
 // AEAD suites only, in server preference order (TLS 1.3 suites first where they
 // exist). 3.6 follows it for TLS 1.2 only: for TLS 1.3 it takes the client's
 // first suite from this list (OpenSSL's is AES-256-GCM).

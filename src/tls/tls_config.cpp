@@ -70,12 +70,7 @@ int base_setup(mbedtls_ssl_config* conf, mbedtls_ctr_drbg_context* drbg, int end
 // a server that ignores the extension can still send records it cannot take.
 void request_fitting_records(mbedtls_ssl_config* conf) {
 #if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
-    constexpr unsigned kIn = MBEDTLS_SSL_IN_CONTENT_LEN;
-    constexpr unsigned char code = kIn >= 16384  ? MBEDTLS_SSL_MAX_FRAG_LEN_NONE
-                                   : kIn >= 4096 ? MBEDTLS_SSL_MAX_FRAG_LEN_4096
-                                   : kIn >= 2048 ? MBEDTLS_SSL_MAX_FRAG_LEN_2048
-                                   : kIn >= 1024 ? MBEDTLS_SSL_MAX_FRAG_LEN_1024
-                                                 : MBEDTLS_SSL_MAX_FRAG_LEN_512;
+    constexpr unsigned char code = tls_compat::max_fragment_code(MBEDTLS_SSL_IN_CONTENT_LEN);
     if (code != MBEDTLS_SSL_MAX_FRAG_LEN_NONE) (void)mbedtls_ssl_conf_max_frag_len(conf, code);
 #else
     (void)conf;

@@ -27,6 +27,7 @@
 #define MBEDTLS_PRIVATE(member) member
 #endif
 
+#include "../../src/tls/mbedtls_compat.hpp"
 #include "test_support.hpp"
 
 using namespace gust;
@@ -274,12 +275,9 @@ TEST_CASE("tls: handshake, echo both ways and close_notify as end of stream") {
         REQUIRE(p.hs_client.error.code == Errc::ok);
         // Stock mbedTLS takes 16 KiB records and asks for nothing; a board
         // config with MBEDTLS_SSL_IN_CONTENT_LEN=4096 asks for 4 KiB records.
-        unsigned char expected = MBEDTLS_SSL_MAX_FRAG_LEN_NONE;
-        if (MBEDTLS_SSL_IN_CONTENT_LEN < 16384 && kBestProtocol == "TLSv1.2")
-            expected = MBEDTLS_SSL_IN_CONTENT_LEN >= 4096 ? MBEDTLS_SSL_MAX_FRAG_LEN_4096
-                       : MBEDTLS_SSL_IN_CONTENT_LEN >= 2048 ? MBEDTLS_SSL_MAX_FRAG_LEN_2048
-                       : MBEDTLS_SSL_IN_CONTENT_LEN >= 1024 ? MBEDTLS_SSL_MAX_FRAG_LEN_1024
-                                                            : MBEDTLS_SSL_MAX_FRAG_LEN_512;
+        unsigned char expected = kBestProtocol == "TLSv1.2"
+                                     ? tls_compat::max_fragment_code(MBEDTLS_SSL_IN_CONTENT_LEN)
+                                     : MBEDTLS_SSL_MAX_FRAG_LEN_NONE;
         CHECK(p.server.native()->MBEDTLS_PRIVATE(session)->MBEDTLS_PRIVATE(mfl_code) == expected);
         echo_round_trip(p, 64 * 1024);
     }
