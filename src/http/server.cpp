@@ -18,11 +18,13 @@ namespace gust::http {
 const char* Server::Impl::date_header() {
     int64_t now = port::wall_clock_s();
     if (now != date_second) {
-        static constexpr char kPrefix[] = "Date: ";
-        std::memcpy(date, kPrefix, sizeof kPrefix - 1);
-        std::string_view when = format_http_date(now, std::span<char>(date + 6, sizeof date - 8));
-        std::memcpy(date + 6 + when.size(), "\r\n", 3);
-        date_len = when.empty() ? 0 : 6 + when.size() + 2;
+        constexpr std::string_view kPrefix = "Date: ";
+        std::memcpy(date, kPrefix.data(), kPrefix.size());
+        char* value = date + kPrefix.size();
+        // Room for the value, then "\r\n" and the terminating NUL.
+        std::string_view when = format_http_date(now, std::span<char>(value, sizeof date - kPrefix.size() - 2));
+        std::memcpy(value + when.size(), "\r\n", 3);
+        date_len = when.empty() ? 0 : kPrefix.size() + when.size() + 2;
         date_second = now;
     }
     return date;
