@@ -1078,6 +1078,22 @@ def full_handshakes(port, ctx, seconds, threads=16):
     return sum(counts), sum(errors)
 
 
+def handshake_rounds(s, port, ctx, row, kind):
+    """PLAN["rounds"] rounds of full handshakes against server `s`: handshakes/s
+    and server CPU ms per handshake into row[... kind]; returns the errors."""
+    hs, cpu, errs = [], [], 0
+    for _ in range(PLAN["rounds"]):
+        cpu0, t0 = s.cpu_s(), time.monotonic()
+        n, e = full_handshakes(port, ctx, PLAN["tls_s"])
+        errs += e
+        if n:
+            hs.append(n / (time.monotonic() - t0))
+            cpu.append((s.cpu_s() - cpu0) / n * 1e3)
+    row[f"handshakes_per_s {kind}"] = spread(hs)
+    row[f"cpu_ms_per_handshake {kind}"] = spread(cpu)
+    return errs
+
+
 def bench_tls_load(statusd, nginx, setup, results):
     """Figure 6 on a quiet machine: handshakes/s, CPU per handshake, KiB per idle TLS connection."""
     cert, key, ctxs = setup
@@ -1099,18 +1115,7 @@ def bench_tls_load(statusd, nginx, setup, results):
             settle()
             row["kib_per_conn"] = (s.rss_kib() - idle) / PLAN["tls_held"]
             release(held)
-            errs = 0
-            for curve in CURVES:
-                hs, cpu = [], []
-                for _ in range(PLAN["rounds"]):
-                    cpu0, t0 = s.cpu_s(), time.monotonic()
-                    n, e = full_handshakes(tport, ctxs[curve], PLAN["tls_s"])
-                    errs += e
-                    if n:
-                        hs.append(n / (time.monotonic() - t0))
-                        cpu.append((s.cpu_s() - cpu0) / n * 1e3)
-                row[f"handshakes_per_s {curve}"] = spread(hs)
-                row[f"cpu_ms_per_handshake {curve}"] = spread(cpu)
+            errs = sum(handshake_rounds(s, tport, ctxs[curve], row, curve) for curve in CURVES)
             row["ka50_rps"] = wrk(tport, 50, False, PLAN["tls_s"], scheme="https")["rps"]
         finally:
             release(held)
@@ -1118,17 +1123,7 @@ def bench_tls_load(statusd, nginx, setup, results):
         # The same full handshakes with the RSA 2048 certificate.
         s = p.start(tag="-tls-rsa", https=(0,) + make_cert("rsa"))
         try:
-            hs, cpu = [], []
-            for _ in range(PLAN["rounds"]):
-                cpu0, t0 = s.cpu_s(), time.monotonic()
-                n, e = full_handshakes(s.https_port, ctxs[RSA], PLAN["tls_s"])
-                errs += e
-                if n:
-                    hs.append(n / (time.monotonic() - t0))
-                    cpu.append((s.cpu_s() - cpu0) / n * 1e3)
-            row[f"handshakes_per_s {RSA}"] = spread(hs)
-            row[f"cpu_ms_per_handshake {RSA}"] = spread(cpu)
-            row["handshake_errors"] = errs
+            row["handshake_errors"] = errs + handshake_rounds(s, s.https_port, ctxs[RSA], row, RSA)
         finally:
             s.stop()
 
@@ -1141,14 +1136,15 @@ def tls_callgrind_jobs(statusd, nginx, setup, results):
         log(f"TLS: {p.name} under callgrind")
         cg = Callgrind(p, tag="-tls", https=(0, cert, key))
         row = results["tls"].setdefault(p.name, {})
-        port = cg.server.https_port
 
-        def handshake(curve):
-            c = Conn(port, timeout=60.0, tls=ctxs[curve])  # a fresh session: a full handshake
-            c.get()
-            c.close()
+        def instr_per_handshake(cg, kind):
+            def handshake():
+                c = Conn(cg.server.https_port, timeout=60.0, tls=ctxs[kind])  # a fresh session: a full handshake
+                c.get()
+                c.close()
+            return spread([cg.measure(PLAN["cg_handshakes"], handshake, warm=2) for _ in range(PLAN["cg_batches"])])
         try:
-            cg.connect(port=port, tls=ctx)
+            cg.connect(port=cg.server.https_port, tls=ctx)
             n = max(100, PLAN["cg_requests"] // 2)
             row["instr_per_req"] = spread([cg.measure(n) for _ in range(PLAN["cg_batches"])])
             if isinstance(p, Statusd):
@@ -1156,9 +1152,7 @@ def tls_callgrind_jobs(statusd, nginx, setup, results):
                 shutil.copyfile(cg.last_dump, keep)
                 results["profile_tls_request"] = profile(keep, n, top=12)
             for curve in CURVES[::-1]:  # P-256 last: its dump is kept
-                row[f"instr_per_handshake {curve}"] = spread(
-                    [cg.measure(PLAN["cg_handshakes"], lambda: handshake(curve), warm=2)
-                     for _ in range(PLAN["cg_batches"])])
+                row[f"instr_per_handshake {curve}"] = instr_per_handshake(cg, curve)
             if isinstance(p, Statusd):
                 keep = os.path.join(OUT, "callgrind", "statusd-tls-handshake.out")
                 shutil.copyfile(cg.last_dump, keep)
@@ -1166,11 +1160,8 @@ def tls_callgrind_jobs(statusd, nginx, setup, results):
         finally:
             cg.stop()
         cg = Callgrind(p, tag="-tls-rsa", https=(0,) + make_cert("rsa"))
-        port = cg.server.https_port
         try:
-            row[f"instr_per_handshake {RSA}"] = spread(
-                [cg.measure(PLAN["cg_handshakes"], lambda: handshake(RSA), warm=2)
-                 for _ in range(PLAN["cg_batches"])])
+            row[f"instr_per_handshake {RSA}"] = instr_per_handshake(cg, RSA)
         finally:
             cg.stop()
     return [lambda p=p: job(p) for p in (statusd, nginx)]
