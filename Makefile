@@ -163,7 +163,9 @@ endif
 print-deps:
 	@echo $(BOARD_DEPS)
 
-$(BOARD_HEADER): $(BOARD_DIR)/board.hpp
+# Every object waits for it, so the deps step (a phony, order-only
+# prerequisite) finishes before the first compile even under make -j.
+$(BOARD_HEADER): $(BOARD_DIR)/board.hpp | deps
 	$(Q)mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
