@@ -89,6 +89,7 @@ struct PathParams {
 
 struct Route {
     std::string_view pattern;
+    bool literal = true;           // no "{name}" segment: matches only the path equal to it
     http::Method method = http::Method::get;
     std::string_view method_name;  // for Method::other routes
     Handler handler;
@@ -102,7 +103,7 @@ struct Route {
 struct RouteMatch {
     const Route* route = nullptr;  // null when status != 0
     uint16_t status = 0;           // 404 or 405 when no route serves the request
-    char allow[96] = {};           // for 405: "GET, HEAD, PUT" (NUL-terminated)
+    char allow[96];                // for 405: "GET, HEAD, PUT" (NUL-terminated); "" otherwise
 };
 
 class Router {

@@ -119,14 +119,8 @@ bool same_shape(std::string_view a, std::string_view b) {
     }
 }
 
-// Whether `pattern` matches `path`; fills `params` (if given) on a match.
-bool match_path(std::string_view pattern, std::string_view path, PathParams* params) {
-    // Without parameters a pattern matches only itself: one comparison, no segment walk.
-    if (pattern.find('{') == std::string_view::npos) {
-        if (pattern != path) return false;
-        if (params) params->count = 0;
-        return true;
-    }
+// Whether `pattern` (which holds parameters) matches `path`; fills `params` (if given) on a match.
+bool match_params(std::string_view pattern, std::string_view path, PathParams* params) {
     Segments sp(pattern), sq(path);
     std::string_view p, q;
     size_t n = 0;
@@ -145,6 +139,12 @@ bool match_path(std::string_view pattern, std::string_view path, PathParams* par
     return true;
 }
 
+// Whether route `r` matches `path`: a literal pattern only itself, one comparison.
+bool route_matches(const Route& r, std::string_view path) {
+    if (r.literal) return r.pattern == path;
+    return match_params(r.pattern, path, nullptr);
+}
+
 // For two patterns that match the same path: true when `a` is more specific,
 // i.e. at the first segment where they differ `a` has the literal.
 bool more_specific(std::string_view a, std::string_view b) {
@@ -157,13 +157,16 @@ bool more_specific(std::string_view a, std::string_view b) {
     return false;
 }
 
-// Origin-form and free of dot segments.
+// Origin-form and free of dot segments. One pass with no search calls: the
+// router runs on every request and paths are short.
 bool path_ok(std::string_view path) {
     if (path.empty() || path.front() != '/') return false;
-    Segments segs(path);
-    std::string_view seg;
-    while (segs.next(seg))
-        if (is_dot_segment(seg)) return false;
+    const size_t n = path.size();
+    for (size_t i = 1; i < n; ++i) {
+        if (path[i] != '.' || path[i - 1] != '/') continue;
+        size_t end = i + 1 < n && path[i + 1] == '.' ? i + 2 : i + 1;  // "." or ".."
+        if (end == n || path[end] == '/') return false;
+    }
     return true;
 }
 
@@ -218,6 +221,7 @@ Result<void> Router::add_route(http::Method method, std::string_view method_name
     if (count_ == GUST_MAX_ROUTES) return Error(Errc::no_memory, "Router::add: route table full (raise GUST_MAX_ROUTES)");
     Route& r = routes_[count_++];
     r.pattern = pattern;
+    r.literal = pattern.find('{') == std::string_view::npos;
     r.method = method;
     r.method_name = method_name;
     r.handler = static_cast<Handler&&>(handler);
@@ -232,10 +236,17 @@ Result<void> Router::add_route(http::Method method, std::string_view method_name
 }
 
 const Route* Router::find(http::Method method, std::string_view method_name, std::string_view path) const {
+    // A literal pattern equal to the path is the most specific match there is
+    // (duplicates are refused by add()): take the first one and stop.
     const Route* best = nullptr;
     for (size_t i = 0; i < count_; ++i) {
         const Route& r = routes_[i];
-        if (!method_is(r, method, method_name) || !match_path(r.pattern, path, nullptr)) continue;
+        if (!method_is(r, method, method_name)) continue;
+        if (r.literal) {
+            if (r.pattern == path) return &r;
+            continue;
+        }
+        if (!match_params(r.pattern, path, nullptr)) continue;
         if (!best || more_specific(r.pattern, best->pattern)) best = &r;
     }
     return best;
@@ -244,6 +255,7 @@ const Route* Router::find(http::Method method, std::string_view method_name, std
 RouteMatch Router::match(http::Method method, std::string_view method_name, std::string_view path,
                          PathParams& params) const {
     RouteMatch m;
+    m.allow[0] = '\0';
     params.count = 0;
     if (!path_ok(path)) {
         m.status = 404;
@@ -253,7 +265,7 @@ RouteMatch Router::match(http::Method method, std::string_view method_name, std:
     if (!best && method == Method::head) best = find(Method::get, {}, path);
     if (best) {
         m.route = best;
-        (void)match_path(best->pattern, path, &params);
+        if (!best->literal) (void)match_params(best->pattern, path, &params);
         return m;
     }
 
@@ -262,7 +274,7 @@ RouteMatch Router::match(http::Method method, std::string_view method_name, std:
     bool standard[kStandardMethods] = {};
     bool any = false;
     for (size_t i = 0; i < count_; ++i) {
-        if (!match_path(routes_[i].pattern, path, nullptr)) continue;
+        if (!route_matches(routes_[i], path)) continue;
         matches[i] = any = true;
         if (routes_[i].method != Method::other) standard[static_cast<size_t>(routes_[i].method)] = true;
     }
