@@ -16,15 +16,6 @@ namespace {
 thread_local Loop* t_current = nullptr;
 constexpr uint32_t kNone = UINT32_MAX;
 
-template <typename T>
-T* allocate_array(size_t n) {
-    // Start-up only: every pool is reserved once here and never grows.
-    void* p = std::malloc(sizeof(T) * (n ? n : 1));
-    if (!p) return nullptr;
-    T* a = static_cast<T*>(p);
-    for (size_t i = 0; i < n; ++i) new (&a[i]) T();
-    return a;
-}
 // Memory for n slots, none constructed: a slot is built on first use, so
 // pages no slot has reached cost address space, not resident memory.
 template <typename T>
@@ -87,10 +78,13 @@ Loop::Loop(const Limits& limits) : limits_(limits) {
     case PollerKind::epoll: poller_ = port::poller_epoll_create(limits_.max_watches); break;
     }
     timers_ = reserve_array<TimerSlot>(limits_.max_timers);
-    heap_ = allocate_array<uint32_t>(limits_.max_timers);
+    // Raw memory: heap entries and fired events are written before they are
+    // read, and a posted callback is built in its slot by post() and destroyed
+    // once run, so none of these pages is touched before it is needed.
+    heap_ = reserve_array<uint32_t>(limits_.max_timers);
     watches_ = reserve_array<WatchSlot>(limits_.max_watches);
-    fired_ = allocate_array<port::Fired>(limits_.max_watches);
-    posted_ = allocate_array<Posted>(limits_.post_queue);
+    fired_ = reserve_array<port::Fired>(limits_.max_watches);
+    posted_ = reserve_array<Posted>(limits_.post_queue);
     wake_ = new (std::nothrow) port::WakeFd();
     if (!poller_) {
         init_error_ = Error(Errc::not_supported, "loop: the chosen poller is not available here");
@@ -138,10 +132,12 @@ Loop::~Loop() {
     delete wake_;
     delete poller_;
     free_array(timers_, timers_made_);
-    free_array(heap_, limits_.max_timers);
+    std::free(heap_);
     free_array(watches_, watches_made_);
-    free_array(fired_, limits_.max_watches);
-    free_array(posted_, limits_.post_queue);
+    std::free(fired_);
+    if (posted_)
+        for (uint32_t i = 0; i < post_count_; ++i) posted_[(post_head_ + i) % limits_.post_queue].~Posted();
+    std::free(posted_);
     if (t_current == this) t_current = previous_current_;
 }
 
@@ -525,7 +521,7 @@ Result<void> Loop::post_impl(Callback fn, bool may_wait) {
         if (post_closed_) return Error(Errc::closed, "loop: post() after the loop was destroyed");
         if (post_count_ >= limits_.post_queue)
             return Error(Errc::no_memory, "loop: post queue full (raise Limits::post_queue)");
-        posted_[(post_head_ + post_count_) % limits_.post_queue].fn = static_cast<Callback&&>(fn);
+        new (&posted_[(post_head_ + post_count_) % limits_.post_queue]) Posted{static_cast<Callback&&>(fn)};
         was_empty = post_count_++ == 0;
         post_pending_.store(post_count_, std::memory_order_release);
     }
@@ -542,9 +538,9 @@ void Loop::run_posted() {
     }
     // Producers only write past head+n, so these slots are ours without the lock.
     for (uint32_t i = 0; i < n; ++i) {
-        Callback& fn = posted_[(head + i) % limits_.post_queue].fn;
-        fn();
-        fn.reset();
+        Posted& p = posted_[(head + i) % limits_.post_queue];
+        p.fn();
+        p.~Posted();
     }
     {
         std::lock_guard<std::mutex> lock(post_mutex_);
