@@ -6,13 +6,36 @@
 
 namespace gust {
 
-FramePool& FramePool::local() {
+namespace {
+// Every coroutine frame goes through this pointer: a plain thread_local
+// pointer reads in one instruction, where the pool object itself (it has a
+// destructor) would be checked for initialisation on every use.
+thread_local FramePool* t_pool = nullptr;
+}  // namespace
+
+FramePool& FramePool::first_use() {
     static thread_local FramePool pool;
     if (!pool.configured_) {
         Limits defaults;
         pool.configure(defaults.frame_counts);
     }
+    t_pool = &pool;
     return pool;
+}
+
+FramePool& FramePool::local() {
+    FramePool* p = t_pool;
+    return p ? *p : first_use();
+}
+
+void* detail::frame_allocate(size_t size) noexcept {
+    FramePool* p = t_pool;
+    return (p ? *p : FramePool::first_use()).allocate(size);
+}
+
+void detail::frame_release(void* block, size_t size) noexcept {
+    FramePool* p = t_pool;
+    (p ? *p : FramePool::first_use()).release(block, size);
 }
 
 FramePool::~FramePool() { reset(); }

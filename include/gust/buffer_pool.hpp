@@ -78,6 +78,27 @@ private:
 };
 
 inline size_t Buffer::size() const { return pool_ ? pool_->buffer_size() : 0; }
+// Inline: a request borrows and returns two buffers.
+inline Buffer BufferPool::acquire() {
+    uint8_t* data = nullptr;
+    if (free_) {
+        data = reinterpret_cast<uint8_t*>(free_);
+        free_ = free_->next;
+    } else if (bumped_ < count_) {
+        data = memory_ + bumped_++ * size_;
+    } else {
+        ++refused_;
+        return Buffer();
+    }
+    if (++in_use_ > high_water_) high_water_ = in_use_;
+    return Buffer(this, data);
+}
+inline void BufferPool::release(uint8_t* data) {
+    auto* f = reinterpret_cast<FreeBuffer*>(data);
+    f->next = free_;
+    free_ = f;
+    --in_use_;
+}
 inline void Buffer::reset() {
     if (data_) pool_->release(data_);
     data_ = nullptr;

@@ -19,6 +19,14 @@ struct FrameClassStats {
     uint64_t refused = 0;  // allocations that found this class full
 };
 
+class FramePool;
+
+namespace detail {
+// What coroutine promises call: this thread's pool in one call, no lookup per use.
+void* frame_allocate(size_t size) noexcept;
+void frame_release(void* block, size_t size) noexcept;
+}  // namespace detail
+
 class FramePool {
 public:
     // This thread's pool; configured with the board defaults on first use.
@@ -48,6 +56,9 @@ public:
     FramePool& operator=(const FramePool&) = delete;
 
 private:
+    friend void* detail::frame_allocate(size_t size) noexcept;
+    friend void detail::frame_release(void* block, size_t size) noexcept;
+    static FramePool& first_use();
     struct FreeBlock { FreeBlock* next; };
     struct SizeClass {
         unsigned char* base = nullptr;

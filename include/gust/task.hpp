@@ -66,8 +66,8 @@ inline Error frame_pool_exhausted() {
 // Frames from the pool; a null return makes the compiler call
 // get_return_object_on_allocation_failure() instead of throwing.
 struct PooledFrame {
-    static void* operator new(size_t size) noexcept { return FramePool::local().allocate(size); }
-    static void operator delete(void* p, size_t size) noexcept { FramePool::local().release(p, size); }
+    static void* operator new(size_t size) noexcept { return frame_allocate(size); }
+    static void operator delete(void* p, size_t size) noexcept { frame_release(p, size); }
 };
 
 struct FinalTransfer {
