@@ -81,7 +81,11 @@ struct PathParams {
     struct Param {
         std::string_view name, value;
     };
-    Param items[GUST_MAX_PATH_PARAMS];
+    PathParams() {}
+    // Only items[0, count) are set: the rest stay unwritten (the server makes one per request).
+    union {
+        Param items[GUST_MAX_PATH_PARAMS];
+    };
     size_t count = 0;
     // The value of parameter `name`, or an empty view with data()==nullptr.
     std::string_view get(std::string_view name) const;

@@ -28,9 +28,9 @@ struct ResponseAccess {
     // Forgets a whole response built but not sent, so it can be built again.
     static void rewind(Response& r) {
         Connection& c = *r.conn_;
-        c.out_len = c.out_start = 0;
-        c.head_len = 0;
-        c.has_content_type = false;
+        c.ex->out_len = c.ex->out_start = 0;
+        c.ex->head_len = 0;
+        c.ex->has_content_type = false;
         r.status_ = 200;
         r.complete_ = false;
     }
@@ -301,19 +301,19 @@ Result<CacheFill> capture(Lead& l) {
     if (ResponseAccess::untouched(res)) res.send({}, {});  // what the server would send: an empty body
     if (!ResponseAccess::whole(res)) return Error(Errc::not_supported, kNotShareable);
     Connection& c = ResponseAccess::conn(res);
-    const char* out = c.out.chars();
-    std::string_view staged(out + c.out_start, c.out_len - c.out_start);
+    const char* out = c.ex->out.chars();
+    std::string_view staged(out + c.ex->out_start, c.ex->out_len - c.ex->out_start);
     size_t head_end = staged.find("\r\n\r\n");
     if (head_end == std::string_view::npos) return Error(Errc::not_supported, kNotShareable);
     std::string_view body = staged.substr(head_end + 4);
-    std::string_view lines(out + kStatusReserve, c.head_len);
-    std::string_view server_lines(out + kStatusReserve + c.head_len, c.out_start + head_end + 2 - (kStatusReserve + c.head_len));
-    std::string_view auto_type = c.has_content_type ? std::string_view() : line_value(server_lines, "Content-Type");
+    std::string_view lines(out + kStatusReserve, c.ex->head_len);
+    std::string_view server_lines(out + kStatusReserve + c.ex->head_len, c.ex->out_start + head_end + 2 - (kStatusReserve + c.ex->head_len));
+    std::string_view auto_type = c.ex->has_content_type ? std::string_view() : line_value(server_lines, "Content-Type");
     if (lines.size() > UINT16_MAX || auto_type.size() > UINT16_MAX) return Error(Errc::not_supported, kNotShareable);
     // Rebuilt answers carry validators (and maybe Vary, Connection) this one
     // lacks: a response that barely fit the buffer stays unshared rather
     // than turn into a 500 when rebuilt.
-    if (c.out_len + 256 + l.route->options.cache.vary.size() > c.out.size())
+    if (c.ex->out_len + 256 + l.route->options.cache.vary.size() > c.ex->out.size())
         return Error(Errc::not_supported, kNotShareable);
 
     Record& r = l.rec;

@@ -26,7 +26,7 @@ void compact_body(Connection& c) {
 }
 
 Task<Result<void>> send_continue(Connection& c) {
-    c.expect_continue = false;
+    c.ex->expect_continue = false;
     auto r = co_await c.io->write_all(std::span<const uint8_t>(kContinue, sizeof kContinue - 1),
                                          c.server->options.write_timeout);
     if (!r) co_return r.error();
@@ -34,8 +34,8 @@ Task<Result<void>> send_continue(Connection& c) {
 }
 
 Error body_error(Connection& c, uint16_t status, Errc code, const char* msg) {
-    c.body_error_status = status;
-    c.body_done = true;
+    c.ex->body_error_status = status;
+    c.ex->body_done = true;
     c.close_after = true;
     return Error(code, msg);
 }
@@ -43,7 +43,7 @@ Error body_error(Connection& c, uint16_t status, Errc code, const char* msg) {
 // Reads body bytes from the socket into `into`, mapping a stall to 408 and an
 // early end of stream to 400 (both close the connection after the answer).
 Task<Result<size_t>> receive_body(Connection& c, std::span<uint8_t> into) {
-    auto r = co_await c.io->read(into, c.body_timeout);
+    auto r = co_await c.io->read(into, c.ex->body_timeout);
     if (!r) {
         if (r.error().code == Errc::timeout) co_return body_error(c, 408, Errc::timeout, "http: request body stalled");
         co_return r.error();
@@ -71,13 +71,13 @@ int64_t Request::content_length() const {
 
 Task<Result<size_t>> Request::read(std::span<uint8_t> out) {
     Connection& c = *conn_;
-    if (c.body_done || out.empty()) co_return size_t(0);
-    if (c.expect_continue) {
+    if (c.ex->body_done || out.empty()) co_return size_t(0);
+    if (c.ex->expect_continue) {
         auto r = co_await send_continue(c);
         if (!r) co_return r.error();
     }
-    if (c.framing == http::Framing::content_length) {
-        size_t want = out.size() < c.body_left ? out.size() : size_t(c.body_left);
+    if (c.ex->framing == http::Framing::content_length) {
+        size_t want = out.size() < c.ex->body_left ? out.size() : size_t(c.ex->body_left);
         size_t n;
         if (c.in_pos < c.in_len) {
             n = c.in_len - c.in_pos < want ? c.in_len - c.in_pos : want;
@@ -88,20 +88,20 @@ Task<Result<size_t>> Request::read(std::span<uint8_t> out) {
             if (!r) co_return r.error();
             n = *r;
         }
-        c.body_left -= n;
-        c.body_read += n;
-        if (c.body_left == 0) c.body_done = true;
+        c.ex->body_left -= n;
+        c.ex->body_read += n;
+        if (c.ex->body_left == 0) c.ex->body_done = true;
         co_return n;
     }
     // Chunked.
     for (;;) {
         if (c.in_pos < c.in_len) {
             std::string_view pending(c.in.chars() + c.in_pos, c.in_len - c.in_pos);
-            auto step = c.chunked.decode(pending, std::span<char>(reinterpret_cast<char*>(out.data()), out.size()));
+            auto step = c.ex->chunked.decode(pending, std::span<char>(reinterpret_cast<char*>(out.data()), out.size()));
             c.in_pos += step.consumed;
             if (step.failed()) co_return body_error(c, step.status, step.error.code, step.error.message);
-            c.body_read += step.decoded;
-            if (step.complete()) c.body_done = true;
+            c.ex->body_read += step.decoded;
+            if (step.complete()) c.ex->body_done = true;
             if (step.decoded > 0 || step.complete()) co_return step.decoded;
         }
         compact_body(c);
@@ -116,16 +116,16 @@ Task<Result<size_t>> Request::read(std::span<uint8_t> out) {
 Task<Result<std::string_view>> Request::body() {
     Connection& c = *conn_;
     char* base = c.in.chars() + c.body_base;
-    if (c.framing == http::Framing::none) co_return std::string_view(base, 0);
-    if (c.body_read != 0) co_return Error(Errc::invalid_argument, "http: body() after read()");
+    if (c.ex->framing == http::Framing::none) co_return std::string_view(base, 0);
+    if (c.ex->body_read != 0) co_return Error(Errc::invalid_argument, "http: body() after read()");
     size_t room = c.in.size() - c.body_base;
-    if (c.framing == http::Framing::content_length && c.body_left > room)
+    if (c.ex->framing == http::Framing::content_length && c.ex->body_left > room)
         co_return Error(Errc::too_large, "http: body larger than the input buffer; stream it with read()");
-    if (c.framing == http::Framing::content_length) {
+    if (c.ex->framing == http::Framing::content_length) {
         // The body lands in place right after the head; extra bytes (a
         // pipelined request) stay behind it.
-        size_t len = size_t(c.body_left);
-        if (c.expect_continue && c.in_len - c.body_base < len) {
+        size_t len = size_t(c.ex->body_left);
+        if (c.ex->expect_continue && c.in_len - c.body_base < len) {
             auto r = co_await send_continue(c);
             if (!r) co_return r.error();
         }
@@ -135,27 +135,27 @@ Task<Result<std::string_view>> Request::body() {
             c.in_len += *r;
         }
         c.in_pos = c.body_base + len;
-        c.body_left = 0;
-        c.body_read = len;
-        c.body_done = true;
+        c.ex->body_left = 0;
+        c.ex->body_read = len;
+        c.ex->body_done = true;
         co_return std::string_view(base, len);
     }
     // Decoded bytes collect at the start of the body region, behind which the
     // still-encoded bytes are kept.
     size_t have = 0;
-    while (!c.body_done) {
+    while (!c.ex->body_done) {
         if (have == room) co_return Error(Errc::too_large, "http: body larger than the input buffer");
         // Chunked: decode in place from the unread bytes towards `have`.
         if (c.in_pos < c.in_len) {
             std::span<char> pending(c.in.chars() + c.in_pos, c.in_len - c.in_pos);
-            auto step = c.chunked.decode_in_place(pending);
+            auto step = c.ex->chunked.decode_in_place(pending);
             if (step.failed()) co_return body_error(c, step.status, step.error.code, step.error.message);
             std::memmove(base + have, pending.data(), step.decoded);
             have += step.decoded;
-            c.body_read += step.decoded;
+            c.ex->body_read += step.decoded;
             c.in_pos += step.consumed;
             if (step.complete()) {
-                c.body_done = true;
+                c.ex->body_done = true;
                 break;
             }
         }
@@ -165,7 +165,7 @@ Task<Result<std::string_view>> Request::body() {
         c.in_pos = c.body_base + have;
         c.in_len = c.in_pos + keep;
         if (c.in_len == c.in.size()) co_return Error(Errc::too_large, "http: body larger than the input buffer");
-        if (c.expect_continue) {
+        if (c.ex->expect_continue) {
             auto r = co_await send_continue(c);
             if (!r) co_return r.error();
         }

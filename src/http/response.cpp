@@ -32,22 +32,22 @@ bool valid_header_name(std::string_view n) {
 }
 
 bool ensure_out(Connection& c) {
-    if (!c.out) {
-        c.out = c.server->buffers->acquire();
-        if (!c.out) {
-            c.out_exhausted = true;  // the server answers 503, not 500
+    if (!c.ex->out) {
+        c.ex->out = c.server->buffers->acquire();
+        if (!c.ex->out) {
+            c.ex->out_exhausted = true;  // the server answers 503, not 500
             return false;
         }
-        c.head_len = 0;
-        c.out_len = 0;
-        c.out_start = 0;
-        c.has_content_type = false;
+        c.ex->head_len = 0;
+        c.ex->out_len = 0;
+        c.ex->out_start = 0;
+        c.ex->has_content_type = false;
     }
     return true;
 }
 
 size_t append(Connection& c, size_t at, std::string_view s) {
-    std::memcpy(c.out.chars() + at, s.data(), s.size());
+    std::memcpy(c.ex->out.chars() + at, s.data(), s.size());
     return at + s.size();
 }
 
@@ -67,25 +67,27 @@ enum class BodyMode { length, chunked, close_delimited };
 // status line in front. Leaves out_start/out_len spanning the head.
 bool finalize_head(Connection& c, uint16_t status, BodyMode mode, uint64_t length, std::string_view content_type) {
     http::Server::Impl& s = *c.server;
-    const http::RequestHead& req = c.request->head();
+    http::Exchange& x = *c.ex;
+    const http::RequestHead& req = x.request->head();
     // An unread request body is not decided here: a streaming handler reads it
     // after sending its head. The server skips what is left afterwards, or
     // closes without notice when that is too much (RFC 9112 §9.6 allows it).
     if (s.draining || !req.keep_alive || mode == BodyMode::close_delimited) c.close_after = true;
 
-    char* out = c.out.chars();
-    size_t cap = c.out.size();
-    size_t at = kStatusReserve + c.head_len;
+    char* out = x.out.chars();
+    size_t cap = x.out.size();
+    size_t at = kStatusReserve + x.head_len;
     // Plain appends, not snprintf: formatting was a third of a keep-alive
-    // request's instructions (make bench's profile).
+    // request's instructions (make bench's profile). Literal appends inline
+    // into a few moves.
     auto add = [&](std::string_view text) {
         if (at + text.size() + 2 > cap) return false;
-        at = append(c, at, text);
+        std::memcpy(out + at, text.data(), text.size());
+        at += text.size();
         return true;
     };
-    const char* server_name = s.options.server_name ? s.options.server_name : "";
-    bool ok = add(std::string_view(s.date_header())) && add("Server: ") && add(server_name) && add("\r\n");
-    if (!content_type.empty() && !c.has_content_type && status != 204 && status != 304)
+    bool ok = add(s.fixed_lines());  // Date and Server
+    if (!content_type.empty() && !x.has_content_type && status != 204 && status != 304)
         ok = ok && add("Content-Type: ") && add(content_type) && add("\r\n");
     if (status >= 200 && status != 204 && status != 304) {
         if (mode == BodyMode::length) {
@@ -101,20 +103,21 @@ bool finalize_head(Connection& c, uint16_t status, BodyMode mode, uint64_t lengt
     if (!ok) return false;
 
     // "HTTP/1.1 200 OK\r\n", right-aligned against the handler's headers.
-    std::string_view reason = http::reason_phrase(status);
-    char code[20];
-    std::string_view digits = decimal(code, status);
-    size_t n = 9 + digits.size() + 1 + reason.size() + 2;
-    if (n > kStatusReserve) return false;
-    c.out_start = kStatusReserve - n;
-    char* p = out + c.out_start;
-    std::memcpy(p, "HTTP/1.1 ", 9);
-    std::memcpy(p + 9, digits.data(), digits.size());
-    p[9 + digits.size()] = ' ';
-    std::memcpy(p + 10 + digits.size(), reason.data(), reason.size());
-    std::memcpy(p + n - 2, "\r\n", 2);
-    c.out_len = at;
-    c.server->count_status(status);
+    std::string_view line = http::status_line(status);
+    char built[kStatusReserve];
+    if (line.empty()) {  // a code without a reason phrase here: "HTTP/1.1 599 \r\n"
+        char code[20];
+        std::string_view digits = decimal(code, status);
+        std::memcpy(built, "HTTP/1.1 ", 9);
+        std::memcpy(built + 9, digits.data(), digits.size());
+        std::memcpy(built + 9 + digits.size(), " \r\n", 3);
+        line = std::string_view(built, 12 + digits.size());
+    }
+    if (line.size() > kStatusReserve) return false;
+    x.out_start = kStatusReserve - line.size();
+    std::memcpy(out + x.out_start, line.data(), line.size());
+    x.out_len = at;
+    if (status >= 400) s.count_status(status);
     return true;
 }
 
@@ -133,19 +136,19 @@ Response& Response::header(std::string_view name, std::string_view value) {
         failed_ = true;
         return *this;
     }
-    size_t at = kStatusReserve + c.head_len;
+    size_t at = kStatusReserve + c.ex->head_len;
     size_t need = name.size() + value.size() + 4;
-    if (at + need + kAutoHeaderReserve > c.out.size()) {
-        log_warn("http: response headers exceed the %zu-byte buffer", c.out.size());
+    if (at + need + kAutoHeaderReserve > c.ex->out.size()) {
+        log_warn("http: response headers exceed the %zu-byte buffer", c.ex->out.size());
         failed_ = true;
         return *this;
     }
-    if (http::iequals(name, "Content-Type")) c.has_content_type = true;
+    if (http::iequals(name, "Content-Type")) c.ex->has_content_type = true;
     at = append(c, at, name);
     at = append(c, at, ": ");
     at = append(c, at, value);
     at = append(c, at, "\r\n");
-    c.head_len = at - kStatusReserve;
+    c.ex->head_len = at - kStatusReserve;
     return *this;
 }
 
@@ -163,15 +166,15 @@ void Response::send(std::string_view body, std::string_view content_type) {
         failed_ = true;
         return;
     }
-    if (!c.head_only) {
-        if (c.out_len + body.size() > c.out.size()) {
+    if (!c.ex->head_only) {
+        if (c.ex->out_len + body.size() > c.ex->out.size()) {
             log_error("http: a %zu-byte body does not fit the %zu-byte response buffer; stream it with write()",
-                      body.size(), c.out.size());
+                      body.size(), c.ex->out.size());
             failed_ = true;
             return;
         }
-        if (!body.empty()) std::memcpy(c.out.chars() + c.out_len, body.data(), body.size());
-        c.out_len += body.size();
+        if (!body.empty()) std::memcpy(c.ex->out.chars() + c.ex->out_len, body.data(), body.size());
+        c.ex->out_len += body.size();
     }
     complete_ = true;
 }
@@ -182,30 +185,30 @@ JsonWriter* Response::begin_json() {
         failed_ = true;
         return nullptr;
     }
-    c.json_at = kStatusReserve + c.head_len + kAutoHeaderReserve;
-    c.json.emplace(std::span<char>(c.out.chars() + c.json_at, c.out.size() - c.json_at));
-    return &c.json.get();
+    c.ex->json_at = kStatusReserve + c.ex->head_len + kAutoHeaderReserve;
+    c.ex->json.emplace(std::span<char>(c.ex->out.chars() + c.ex->json_at, c.ex->out.size() - c.ex->json_at));
+    return &c.ex->json.get();
 }
 
 void Response::end_json() {
     Connection& c = *conn_;
-    auto text = c.json.get().result();
+    auto text = c.ex->json.get().result();
     if (!text) {
-        log_error("http: JSON response failed: %s (needs %zu bytes)", text.error().message, c.json.get().size());
-        c.json.reset();
+        log_error("http: JSON response failed: %s (needs %zu bytes)", text.error().message, c.ex->json.get().size());
+        c.ex->json.reset();
         failed_ = true;
         return;
     }
     size_t len = text->size();
-    c.json.reset();
+    c.ex->json.reset();
     if (!finalize_head(c, status_, BodyMode::length, len, "application/json")) {
         failed_ = true;
         return;
     }
     // The head ended before the reserved gap; slide the body down against it.
-    if (!c.head_only) {
-        std::memmove(c.out.chars() + c.out_len, c.out.chars() + c.json_at, len);
-        c.out_len += len;
+    if (!c.ex->head_only) {
+        std::memmove(c.ex->out.chars() + c.ex->out_len, c.ex->out.chars() + c.ex->json_at, len);
+        c.ex->out_len += len;
     }
     complete_ = true;
 }
@@ -222,7 +225,7 @@ Task<Result<void>> Response::write(std::span<const uint8_t> data) {
     if (!head_sent_) {
         if (!ensure_out(c)) co_return Error(Errc::no_memory, "http: no response buffer");
         BodyMode mode = has_length_ ? BodyMode::length
-                        : c.request->version() == http::Version::http11 ? BodyMode::chunked
+                        : c.ex->request->version() == http::Version::http11 ? BodyMode::chunked
                                                                          : BodyMode::close_delimited;
         if (!finalize_head(c, status_, mode, length_, "application/octet-stream")) {
             failed_ = true;
@@ -234,7 +237,7 @@ Task<Result<void>> Response::write(std::span<const uint8_t> data) {
         auto r = co_await c.server->flush(c);
         if (!r) co_return r;
     }
-    if (data.empty() || c.head_only) co_return Result<void>();
+    if (data.empty() || c.ex->head_only) co_return Result<void>();
     if (has_length_ && written_ + data.size() > length_)
         co_return Error(Errc::invalid_argument, "http: write() beyond the declared Content-Length");
     if (chunked_) {
@@ -267,7 +270,7 @@ Task<Result<void>> Response::finish() {
         }
     }
     complete_ = true;
-    if (c.head_only) co_return Result<void>();
+    if (c.ex->head_only) co_return Result<void>();
     if (chunked_) {
         auto r = co_await c.io->write_all(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("0\r\n\r\n"), 5),
                                              c.server->options.write_timeout);
@@ -281,46 +284,52 @@ Task<Result<void>> Response::finish() {
 
 namespace http {
 
-const char* reason_phrase(uint16_t status) {
+std::string_view status_line(uint16_t status) {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
+    case 100: return "HTTP/1.1 100 Continue\r\n";
+    case 101: return "HTTP/1.1 101 Switching Protocols\r\n";
+    case 200: return "HTTP/1.1 200 OK\r\n";
+    case 201: return "HTTP/1.1 201 Created\r\n";
+    case 202: return "HTTP/1.1 202 Accepted\r\n";
+    case 204: return "HTTP/1.1 204 No Content\r\n";
+    case 206: return "HTTP/1.1 206 Partial Content\r\n";
+    case 301: return "HTTP/1.1 301 Moved Permanently\r\n";
+    case 302: return "HTTP/1.1 302 Found\r\n";
+    case 303: return "HTTP/1.1 303 See Other\r\n";
+    case 304: return "HTTP/1.1 304 Not Modified\r\n";
+    case 307: return "HTTP/1.1 307 Temporary Redirect\r\n";
+    case 308: return "HTTP/1.1 308 Permanent Redirect\r\n";
+    case 400: return "HTTP/1.1 400 Bad Request\r\n";
+    case 401: return "HTTP/1.1 401 Unauthorized\r\n";
+    case 403: return "HTTP/1.1 403 Forbidden\r\n";
+    case 404: return "HTTP/1.1 404 Not Found\r\n";
+    case 405: return "HTTP/1.1 405 Method Not Allowed\r\n";
+    case 408: return "HTTP/1.1 408 Request Timeout\r\n";
+    case 409: return "HTTP/1.1 409 Conflict\r\n";
+    case 411: return "HTTP/1.1 411 Length Required\r\n";
+    case 413: return "HTTP/1.1 413 Content Too Large\r\n";
+    case 414: return "HTTP/1.1 414 URI Too Long\r\n";
+    case 415: return "HTTP/1.1 415 Unsupported Media Type\r\n";
+    case 416: return "HTTP/1.1 416 Range Not Satisfiable\r\n";
+    case 417: return "HTTP/1.1 417 Expectation Failed\r\n";
+    case 422: return "HTTP/1.1 422 Unprocessable Content\r\n";
+    case 426: return "HTTP/1.1 426 Upgrade Required\r\n";
+    case 429: return "HTTP/1.1 429 Too Many Requests\r\n";
+    case 431: return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
+    case 500: return "HTTP/1.1 500 Internal Server Error\r\n";
+    case 501: return "HTTP/1.1 501 Not Implemented\r\n";
+    case 502: return "HTTP/1.1 502 Bad Gateway\r\n";
+    case 503: return "HTTP/1.1 503 Service Unavailable\r\n";
+    case 504: return "HTTP/1.1 504 Gateway Timeout\r\n";
+    case 505: return "HTTP/1.1 505 HTTP Version Not Supported\r\n";
     }
-    return "";
+    return {};
+}
+
+std::string_view reason_phrase(uint16_t status) {
+    std::string_view line = status_line(status);
+    // "HTTP/1.1 NNN " before it, CRLF after.
+    return line.empty() ? line : line.substr(13, line.size() - 15);
 }
 
 void Server::Impl::count_status(uint16_t status) {
@@ -329,12 +338,12 @@ void Server::Impl::count_status(uint16_t status) {
 }
 
 Task<Result<void>> Server::Impl::flush(Connection& c) {
-    if (c.out_len <= c.out_start) co_return Result<void>();
-    size_t len = c.out_len - c.out_start;
-    auto r = co_await c.io->write_all(std::span<const uint8_t>(c.out.data() + c.out_start, len),
+    if (c.ex->out_len <= c.ex->out_start) co_return Result<void>();
+    size_t len = c.ex->out_len - c.ex->out_start;
+    auto r = co_await c.io->write_all(std::span<const uint8_t>(c.ex->out.data() + c.ex->out_start, len),
                                          options.write_timeout);
-    c.out_len = c.out_start = 0;
-    c.head_len = 0;
+    c.ex->out_len = c.ex->out_start = 0;
+    c.ex->head_len = 0;
     if (!r) co_return r.error();
     stats.bytes_out += len;
     co_return Result<void>();
@@ -343,25 +352,26 @@ Task<Result<void>> Server::Impl::flush(Connection& c) {
 Task<Result<void>> Server::Impl::send_error(Connection& c, uint16_t status, const char* allow) {
     // Formatted on the frame: the error may be that no buffer was free.
     char msg[256];
-    const char* reason = reason_phrase(status);
-    int body_len = std::snprintf(nullptr, 0, "%u %s\n", unsigned(status), reason);
+    std::string_view reason = reason_phrase(status);
+    const int reason_len = int(reason.size());
+    int body_len = std::snprintf(nullptr, 0, "%u %.*s\n", unsigned(status), reason_len, reason.data());
     // Close when the framing is in doubt, the body was left unread, or the
     // client did not ask to keep the connection.
-    bool keep_alive = c.request && c.request->head().keep_alive;
+    bool keep_alive = c.ex->request && c.ex->request->head().keep_alive;
     c.close_after = c.close_after || status == 400 || status == 408 || status >= 413 || draining ||
-                    !c.body_done || !keep_alive;
+                    !c.ex->body_done || !keep_alive;
     int n = std::snprintf(msg, sizeof msg,
-                          "HTTP/1.1 %u %s\r\n%sServer: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                          "Content-Length: %d\r\n%s%s%s%s%s\r\n%u %s\n",
-                          unsigned(status), reason, date_header(), options.server_name, body_len,
+                          "HTTP/1.1 %u %.*s\r\n%sServer: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                          "Content-Length: %d\r\n%s%s%s%s%s\r\n%u %.*s\n",
+                          unsigned(status), reason_len, reason.data(), date_header(), options.server_name, body_len,
                           allow ? "Allow: " : "", allow ? allow : "", allow ? "\r\n" : "",
                           c.close_after ? "Connection: close\r\n" : "",
                           status == 503 ? "Retry-After: 1\r\n" : "",  // every 503 here is a full pool
-                          unsigned(status), reason);
+                          unsigned(status), reason_len, reason.data());
     count_status(status);
     if (n <= 0 || size_t(n) >= sizeof msg) co_return Error(Errc::too_large, "http: error response too long");
     size_t len = size_t(n);
-    if (c.head_only) len -= size_t(body_len);
+    if (c.ex->head_only) len -= size_t(body_len);
     auto r = co_await c.io->write_all(std::span<const uint8_t>(reinterpret_cast<uint8_t*>(msg), len),
                                          options.write_timeout);
     if (!r) co_return r.error();

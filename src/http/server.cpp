@@ -26,6 +26,14 @@ const char* Server::Impl::date_header() {
         std::memcpy(value + when.size(), "\r\n", 3);
         date_len = when.empty() ? 0 : kPrefix.size() + when.size() + 2;
         date_second = now;
+        std::memcpy(fixed, date, date_len);
+        std::string_view name = options.server_name ? options.server_name : "";
+        size_t room = sizeof fixed - date_len - 10;  // "Server: " and CRLF
+        if (name.size() > room) name = name.substr(0, room);
+        std::memcpy(fixed + date_len, "Server: ", 8);
+        std::memcpy(fixed + date_len + 8, name.data(), name.size());
+        std::memcpy(fixed + date_len + 8 + name.size(), "\r\n", 2);
+        fixed_len = date_len + 10 + name.size();
     }
     return date;
 }
@@ -125,12 +133,20 @@ void Server::Impl::on_accept(Listener& l) {
 }
 
 bool Server::Impl::open_connection(int fd, const port::Address& peer, bool tls) {
+    if (free_conn == UINT32_MAX && conns_made < max_conns) {
+        // Slots are built on first use: pages no connection has reached stay untouched.
+        Connection* c = new (&conns[conns_made]) Connection();
+        c->server = this;
+        c->index = conns_made++;
+        free_conn = c->index;
+    }
     if (free_conn == UINT32_MAX) {
         ++stats.connections_refused;
         return false;
     }
     TlsStream* ts = nullptr;
     if (tls) {
+        if (tls_free_count == 0 && tls_made < max_tls) tls_free[tls_free_count++] = new (&tls_streams[tls_made++]) TlsStream();
         if (tls_free_count == 0) {
             ++stats.tls_refused;
             log_debug("http: TLS connection refused at accept (%u open)", unsigned(stats.tls_connections_open));
@@ -171,17 +187,16 @@ bool Server::Impl::open_connection(int fd, const port::Address& peer, bool tls) 
         ++stats.tls_handshakes_active;
         c.handshaking = true;
         c.handshake_deadline = loop.now() + options.handshake_timeout;
-        go_idle(c, options.handshake_timeout);
+        go_idle(c, handshake_queue);
     } else {
-        go_idle(c, options.header_timeout);
+        go_idle(c, header_queue);
     }
     return true;
 }
 
 void Server::Impl::close_connection(Connection& c) {
     if (!c.in_use) return;
-    if (c.idle_timer) loop.cancel(c.idle_timer);
-    c.idle_timer = TimerId();
+    TimeoutQueue::remove(c);
     c.io->close();
     if (c.tls) {
         --stats.tls_connections_open;
@@ -196,8 +211,6 @@ void Server::Impl::close_connection(Connection& c) {
     c.handshaking = false;
     c.io = &c.tcp;
     c.in.reset();
-    c.out.reset();
-    c.json.reset();
     c.in_use = false;
     c.serving = false;
     c.upgrade = nullptr;
@@ -209,25 +222,25 @@ void Server::Impl::close_connection(Connection& c) {
     if (draining) check_drained();
 }
 
-void Server::Impl::go_idle(Connection& c, Duration timeout) {
+void Server::Impl::expire(TimeoutEntry& e, void* self) {
+    Server::Impl& s = *static_cast<Server::Impl*>(self);
+    Connection& c = static_cast<Connection&>(e);
+    if (c.upgrade) {  // the upgrade queue: due on the turn after the handshake
+        s.start_websocket(c);
+        return;
+    }
+    if (c.handshaking) ++s.stats.tls_handshake_failures;  // never started: a silent client
+    s.close_connection(c);
+}
+
+void Server::Impl::go_idle(Connection& c, TimeoutQueue& queue) {
     c.serving = false;
     c.in.reset();
-    c.out.reset();
     c.in_len = c.in_pos = c.body_base = 0;
-    if (draining) {
+    if (draining || !queue.add(c)) {
         close_connection(c);
         return;
     }
-    auto t = loop.call_later(timeout, [this, &c] {
-        c.idle_timer = TimerId();
-        if (c.handshaking) ++stats.tls_handshake_failures;  // never started: a silent client
-        close_connection(c);
-    });
-    if (!t) {
-        close_connection(c);
-        return;
-    }
-    c.idle_timer = *t;
     (void)loop.on_readable(c.io->watch(), [this, &c] { start_serving(c); });
 }
 
@@ -236,17 +249,21 @@ void Server::Impl::start_serving(Connection& c) {
     Server::Impl* self = this;
     Connection* conn = &c;
     (void)self->loop.on_readable(conn->io->watch(), nullptr);
-    if (conn->idle_timer) self->loop.cancel(conn->idle_timer);
-    conn->idle_timer = TimerId();
-    if (conn->task && !conn->task.done()) return;  // cannot happen: serving connections are not idle
-    conn->task = self->serve(*conn);
-    if (!conn->task) {
+    TimeoutQueue::remove(*conn);
+    if (conn->running) return;  // cannot happen: serving connections are not idle
+    ConnTask task = self->serve(*conn);
+    if (!task.handle) {
         log_warn("http: no coroutine frame for a request; answering 503");
         self->refuse_connection(*conn);
         return;
     }
-    conn->serving = true;
-    conn->task.start();
+    self->start(*conn, task);
+}
+
+void Server::Impl::start(Connection& c, ConnTask task) {
+    c.serving = true;
+    c.running = task.handle;
+    task.handle.resume();  // may finish (and free its frame) before returning
 }
 
 void Server::Impl::refuse_connection(Connection& c) {
@@ -284,27 +301,6 @@ Task<Result<void>> Server::Impl::handshake(Connection& c) {
 
 // ---- Serving -------------------------------------------------------------------------
 
-Task<Result<void>> Server::Impl::read_head(Connection& c, RequestParser& parser, RequestHead& head,
-                                           std::span<Header> headers, ParseResult& result) {
-    TimePoint deadline = loop.now() + options.header_timeout;
-    for (;;) {
-        result = parser.parse(std::string_view(c.in.chars(), c.in_len), head, headers);
-        if (!result.incomplete()) co_return Result<void>();
-        if (c.in_len == c.in.size()) {
-            result.progress = Progress::failed;
-            result.status = 431;
-            co_return Result<void>();
-        }
-        Duration left = deadline - loop.now();
-        if (left <= Duration(0)) co_return Error(Errc::timeout, "http: request head timed out");
-        auto n = co_await c.io->read(c.in.span().subspan(c.in_len), left);
-        if (!n) co_return n.error();
-        if (*n == 0) co_return Error(Errc::closed, "http: client closed");
-        c.in_len += *n;
-        stats.bytes_in += *n;
-    }
-}
-
 Task<Result<void>> Server::Impl::discard_body(Connection& c, const RequestHead& head) {
     // Skips what the handler left unread so the next request can be parsed;
     // more than kMaxDiscard is cheaper to refuse by closing.
@@ -314,7 +310,7 @@ Task<Result<void>> Server::Impl::discard_body(Connection& c, const RequestHead& 
     req.conn_ = &c;
     req.head_ = &head;
     uint64_t skipped = 0;
-    while (!c.body_done && !c.close_after) {
+    while (!c.ex->body_done && !c.close_after) {
         if (skipped > kMaxDiscard) co_return Error(Errc::too_large, "http: unread request body too large to skip");
         auto r = co_await req.read(std::span<uint8_t>(sink, sizeof sink));
         if (!r) co_return r.error();
@@ -323,18 +319,16 @@ Task<Result<void>> Server::Impl::discard_body(Connection& c, const RequestHead& 
     co_return Result<void>();
 }
 
-Task<> Server::Impl::serve(Connection& c) {
+ConnTask Server::Impl::serve(Connection& c) {
     if (c.handshaking) {
         auto hs = co_await handshake(c);
         if (!hs) {
-            reap_later(c);
             close_connection(c);
             co_return;
         }
         if (!c.tls->has_buffered()) {
             // Nothing sent yet: wait without a buffer, like any idle connection.
-            reap_later(c);
-            go_idle(c, options.header_timeout);
+            go_idle(c, header_queue);
             co_return;
         }
     }
@@ -348,7 +342,11 @@ Task<> Server::Impl::serve(Connection& c) {
     limits.max_target = options.max_target;
     limits.max_head = c.in.size();
     RequestParser parser(limits);
-    Header headers[GUST_HTTP_MAX_HEADERS];
+    // Unwritten until the parser fills them: it never reads an entry it did not store.
+    union HeaderSlots {
+        HeaderSlots() {}
+        Header items[GUST_HTTP_MAX_HEADERS];
+    } headers;
     for (;;) {
         // Pipelined bytes left by the previous request move to the front.
         if (c.in_pos > 0) {
@@ -356,31 +354,55 @@ Task<> Server::Impl::serve(Connection& c) {
             c.in_len -= c.in_pos;
             c.in_pos = 0;
         }
+        Exchange ex(c);
         parser.reset();
         RequestHead head;
         ParseResult parsed;
-        auto got = co_await read_head(c, parser, head, headers, parsed);
-        if (!got) {
-            if (got.error().code == Errc::timeout && c.in_len > 0) {
+        // The head: parse what is buffered, read while it is incomplete. Inline
+        // rather than a coroutine of its own: one frame less per request.
+        Error failed;
+        const TimePoint deadline = loop.now() + options.header_timeout;
+        for (;;) {
+            if (c.in_len > 0) {
+                parsed = parser.parse(std::string_view(c.in.chars(), c.in_len), head, headers.items);
+                if (!parsed.incomplete()) break;
+                if (c.in_len == c.in.size()) {
+                    parsed.progress = Progress::failed;
+                    parsed.status = 431;
+                    break;
+                }
+            }
+            Duration left = deadline - loop.now();
+            if (left <= Duration(0)) {
+                failed = Error(Errc::timeout, "http: request head timed out");
+                break;
+            }
+            auto n = co_await c.io->read(c.in.span().subspan(c.in_len), left);
+            if (!n || *n == 0) {
+                failed = n ? Error(Errc::closed, "http: client closed") : n.error();
+                break;
+            }
+            c.in_len += *n;
+            stats.bytes_in += *n;
+        }
+        if (failed.code != Errc::ok) {
+            if (failed.code == Errc::timeout && c.in_len > 0) {
                 c.close_after = true;
                 (void)co_await send_error(c, 408);
             }
             break;
         }
         ++stats.requests;
-        c.head_only = head.method == Method::head;
-        c.version = head.version;
+        ex.head_only = head.method == Method::head;
+        ex.version = head.version;
         c.close_after = false;
-        c.out_exhausted = false;
         c.body_base = c.in_pos = parsed.consumed;
-        c.framing = head.framing;
-        c.body_left = head.framing == Framing::content_length ? head.content_length : 0;
-        c.body_read = 0;
-        c.body_done = head.framing == Framing::none || (head.framing == Framing::content_length && c.body_left == 0);
-        c.body_error_status = 0;
-        c.expect_continue = head.expect_continue && !c.body_done;
+        ex.framing = head.framing;
+        ex.body_left = head.framing == Framing::content_length ? head.content_length : 0;
+        ex.body_done = head.framing == Framing::none || (head.framing == Framing::content_length && ex.body_left == 0);
+        ex.expect_continue = head.expect_continue && !ex.body_done;
         if (parsed.failed()) {
-            c.body_done = false;  // the framing cannot be trusted: close after answering
+            ex.body_done = false;  // the framing cannot be trusted: close after answering
             c.close_after = true;
             (void)co_await send_error(c, parsed.status);
             break;
@@ -394,18 +416,18 @@ Task<> Server::Impl::serve(Connection& c) {
         req.params_ = &params;
         Response res;
         res.conn_ = &c;
-        c.request = &req;
-        c.response = &res;
+        ex.request = &req;
+        ex.response = &res;
 
         if (match.status) {
             (void)co_await send_error(c, match.status, match.status == 405 ? match.allow : nullptr);
         } else {
             const Route& route = *match.route;
-            c.max_body = route.options.max_body ? route.options.max_body : options.max_body;
-            c.body_timeout = route.options.body_timeout != Duration(0) ? route.options.body_timeout
-                                                                         : options.body_timeout;
-            c.chunked = ChunkedDecoder(ChunkedLimits{c.max_body, 1024, 4096});
-            if (check_body_limit(head, c.max_body)) {
+            ex.max_body = route.options.max_body ? route.options.max_body : options.max_body;
+            ex.body_timeout = route.options.body_timeout != Duration(0) ? route.options.body_timeout
+                                                                          : options.body_timeout;
+            if (ex.framing == Framing::chunked) ex.chunked = ChunkedDecoder(ChunkedLimits{ex.max_body, 1024, 4096});
+            if (check_body_limit(head, ex.max_body)) {
                 c.close_after = true;
                 (void)co_await send_error(c, 413);
                 break;
@@ -417,18 +439,18 @@ Task<> Server::Impl::serve(Connection& c) {
             } else {
                 auto done = co_await handler;
                 handler = Task<>();  // free the handler's frame before writing
-                if (c.body_error_status) {
+                if (ex.body_error_status) {
                     // A broken or oversized body: answer it, or, when the head is
                     // already out, cut the response so it cannot pass as complete.
                     if (!res.head_sent()) {
-                        c.out.reset();
-                        (void)co_await send_error(c, c.body_error_status);
+                        ex.out.reset();
+                        (void)co_await send_error(c, ex.body_error_status);
                     }
                     c.close_after = true;
                 } else if (!done || res.failed_) {
                     if (!res.head_sent()) {
-                        c.out.reset();
-                        bool exhausted = c.out_exhausted || (!done && done.error().code == Errc::no_memory);
+                        ex.out.reset();
+                        bool exhausted = ex.out_exhausted || (!done && done.error().code == Errc::no_memory);
                         (void)co_await send_error(c, exhausted ? 503 : 500);
                     } else {
                         c.close_after = true;  // the head is out: all we can do is cut the response
@@ -436,12 +458,17 @@ Task<> Server::Impl::serve(Connection& c) {
                 } else if (!res.head_sent()) {
                     if (!res.complete()) res.send({}, {});  // the handler set nothing: an empty body
                     if (res.failed_) {
-                        c.out.reset();
-                        (void)co_await send_error(c, c.out_exhausted ? 503 : 500);
+                        ex.out.reset();
+                        (void)co_await send_error(c, ex.out_exhausted ? 503 : 500);
                     } else {
+                        // The staged response leaves in one write, straight from
+                        // this frame (flush() is a coroutine of its own).
                         res.head_sent_ = true;
-                        auto r = co_await flush(c);
-                        if (!r) c.close_after = true;
+                        size_t len = ex.out_len - ex.out_start;
+                        auto r = co_await c.io->write_all(
+                            std::span<const uint8_t>(ex.out.data() + ex.out_start, len), options.write_timeout);
+                        if (r) stats.bytes_out += len;
+                        else c.close_after = true;
                     }
                 } else if (!res.complete()) {
                     auto r = co_await res.finish();
@@ -449,17 +476,22 @@ Task<> Server::Impl::serve(Connection& c) {
                 }
             }
         }
-        c.json.reset();
-        c.out.reset();
-        c.request = nullptr;
-        c.response = nullptr;
+        ex.json.reset();
+        ex.out.reset();
+        ex.request = nullptr;
+        ex.response = nullptr;
         if (c.upgrade) {
-            // A WebSocket handshake succeeded: this coroutine ends and the
-            // reaper starts the session, which owns the connection from now on.
-            reap_later(c);
+            // A WebSocket handshake succeeded: this coroutine ends (its frame
+            // goes back to the pool) and the session starts on the next turn
+            // in a frame of its own, owning the connection from then on.
+            if (!upgrade_queue.add(c)) {
+                log_warn("http: no timer to start a WebSocket session; closing it");
+                c.upgrade = nullptr;
+                break;
+            }
             co_return;
         }
-        if (!c.body_done && !c.close_after) {
+        if (!ex.body_done && !c.close_after) {
             auto r = co_await discard_body(c, head);
             if (!r) c.close_after = true;
         }
@@ -467,25 +499,11 @@ Task<> Server::Impl::serve(Connection& c) {
         // A pipelined request is waiting, in our buffer or inside a TLS record.
         if (c.in_pos < c.in_len || c.io->has_buffered()) continue;
         // Idle: give the buffers back and end this coroutine.
-        reap_later(c);
-        go_idle(c, options.idle_timeout);
+        go_idle(c, idle_queue);
         co_return;
     }
-    reap_later(c);
     if (c.io->is_open()) (void)c.io->shutdown();
     close_connection(c);
-}
-
-void Server::Impl::reap_later(Connection& c) {
-    // The coroutine cannot destroy its own frame; the loop does it next turn.
-    c.reap.run = [](ReadyNode* n) {
-        Connection* conn = static_cast<Connection::Reaper*>(n)->conn;
-        if (conn->task.done()) {
-            conn->task = Task<>();
-            if (conn->upgrade) conn->server->start_websocket(*conn);
-        }
-    };
-    loop.schedule(c.reap);
 }
 
 // ---- Shutdown ------------------------------------------------------------------------
@@ -506,7 +524,7 @@ void Server::shutdown(Callback done) {
     s.close_listeners();
     if (s.accept_backoff) s.loop.cancel(s.accept_backoff);
     log_info("http: draining %u connection(s)", unsigned(s.stats.connections_open));
-    for (uint32_t i = 0; i < s.max_conns; ++i) {
+    for (uint32_t i = 0; i < s.conns_made; ++i) {
         if (s.conns[i].in_use && !s.conns[i].serving) s.close_connection(s.conns[i]);
         else if (s.conns[i].ws) s.conns[i].ws->go_away();  // 1001; the client's answer ends the session
         else if (s.conns[i].events) s.conns[i].events->end();  // an event stream never ends by itself
@@ -514,10 +532,10 @@ void Server::shutdown(Callback done) {
     auto t = s.loop.call_later(s.options.drain_timeout, [&s] {
         s.drain_timer = TimerId();
         log_warn("http: drain deadline passed; closing %u connection(s)", unsigned(s.stats.connections_open));
-        for (uint32_t i = 0; i < s.max_conns; ++i) {
+        for (uint32_t i = 0; i < s.conns_made; ++i) {
             Connection& c = s.conns[i];
             if (!c.in_use) continue;
-            c.task = Task<>();  // cancels the handler where it waits
+            if (c.running) c.running.destroy();  // cancels the handler where it waits
             s.close_connection(c);
         }
         s.check_drained();
@@ -549,8 +567,9 @@ Server::Server(Loop& loop, Router& router, const ServerOptions& options)
         if (s.max_tls > s.max_conns) s.max_tls = s.max_conns;
         s.max_handshakes = options.max_tls_handshakes ? options.max_tls_handshakes : limits.max_tls_handshakes;
     }
-    // Start-up only: connection slots, TLS streams and buffers are reserved once.
-    s.conns = new (std::nothrow) Connection[s.max_conns];
+    // Start-up only: connection slots, TLS streams and buffers are reserved
+    // once, as raw memory; slots and streams are built on first use.
+    s.conns = static_cast<Connection*>(std::malloc(sizeof(Connection) * (s.max_conns ? s.max_conns : 1)));
     s.buffers = new (std::nothrow) BufferPool(nbuf, options.buffer_size);
     if (options.websocket_buffers && options.websocket_max_message > options.buffer_size)
         s.ws_buffers = new (std::nothrow) BufferPool(options.websocket_buffers, size_t(options.websocket_max_message));
@@ -561,23 +580,14 @@ Server::Server(Loop& loop, Router& router, const ServerOptions& options)
         s.ws_buffers = nullptr;
     }
     if (s.max_tls) {
-        s.tls_streams = new (std::nothrow) TlsStream[s.max_tls];
-        s.tls_free = new (std::nothrow) TlsStream*[s.max_tls];
+        s.tls_streams = static_cast<TlsStream*>(std::malloc(sizeof(TlsStream) * s.max_tls));
+        s.tls_free = static_cast<TlsStream**>(std::malloc(sizeof(TlsStream*) * s.max_tls));
     }
     if (!s.conns || !s.buffers || s.buffers->capacity() != nbuf || (s.max_tls && (!s.tls_streams || !s.tls_free))) {
         s.error = Error(Errc::no_memory, "http: cannot reserve connections and buffers");
         return;
     }
-    for (uint32_t i = 0; i < s.max_tls; ++i) s.tls_free[i] = &s.tls_streams[s.max_tls - 1 - i];
-    s.tls_free_count = s.max_tls;
     s.stats.buffers_capacity = nbuf;
-    for (uint32_t i = 0; i < s.max_conns; ++i) {
-        s.conns[i].server = &s;
-        s.conns[i].index = i;
-        s.conns[i].reap.conn = &s.conns[i];
-        s.conns[i].next_free = i + 1 < s.max_conns ? i + 1 : UINT32_MAX;
-    }
-    s.free_conn = s.max_conns ? 0 : UINT32_MAX;
     // Each request in flight holds one 4 KiB coroutine frame; say so at start
     // rather than with 503s under load.
     uint32_t big_frames = FramePool::local().capacity_from(kRequestFrameClass);
@@ -625,18 +635,18 @@ Server::~Server() {
     if (!impl_) return;
     Impl& s = *impl_;
     // Handlers go first: their frames hold buffers and watch the streams.
-    for (uint32_t i = 0; s.conns && i < s.max_conns; ++i) {
-        s.conns[i].task = Task<>();
-        s.loop.unschedule(s.conns[i].reap);
-    }
+    for (uint32_t i = 0; i < s.conns_made; ++i)
+        if (s.conns[i].running) s.conns[i].running.destroy();
     s.draining = false;
-    for (uint32_t i = 0; s.conns && i < s.max_conns; ++i) s.close_connection(s.conns[i]);
+    for (uint32_t i = 0; i < s.conns_made; ++i) s.close_connection(s.conns[i]);
     s.close_listeners();
     if (s.accept_backoff) s.loop.cancel(s.accept_backoff);
     if (s.drain_timer) s.loop.cancel(s.drain_timer);
-    delete[] s.conns;
-    delete[] s.tls_streams;
-    delete[] s.tls_free;
+    for (uint32_t i = 0; i < s.conns_made; ++i) s.conns[i].~Connection();
+    for (uint32_t i = 0; i < s.tls_made; ++i) s.tls_streams[i].~TlsStream();
+    std::free(s.conns);
+    std::free(s.tls_streams);
+    std::free(s.tls_free);
     delete s.buffers;
     delete s.ws_buffers;
     delete impl_;

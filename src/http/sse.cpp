@@ -30,17 +30,17 @@ bool append(std::span<char> out, size_t& at, std::string_view s) {
 
 }  // namespace
 
-EventStream Response::event_stream() { return EventStream(*conn_->request, *this); }
+EventStream Response::event_stream() { return EventStream(*conn_->ex->request, *this); }
 
 EventStream Response::event_stream(const EventStreamOptions& options) {
-    return EventStream(*conn_->request, *this, options);
+    return EventStream(*conn_->ex->request, *this, options);
 }
 
 EventStream::EventStream(Request& req, Response& res, const EventStreamOptions& options)
     : req_(&req), res_(&res), options_(options) {
     http::Connection& c = *res.conn_;
     // Chunked on HTTP/1.1, the rest of the connection on 1.0 (as Response::write decides).
-    bind(&c.server->loop, c.io, c.version == http::Version::http11 ? Format::sse_chunked : Format::sse_plain);
+    bind(&c.server->loop, c.io, c.ex->version == http::Version::http11 ? Format::sse_chunked : Format::sse_plain);
     ready_ = false;  // no hub bytes before the head
     std::string_view id = req.header("Last-Event-ID");
     last_id_ = id.data() ? id : std::string_view();

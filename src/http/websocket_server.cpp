@@ -1,8 +1,8 @@
 // The server side of WebSocket: the route, the handshake (a GET handler that
 // answers 101 itself or refuses with 400/403/426), and the session that owns
 // the connection afterwards. The serve coroutine ends after a 101 (its 4 KiB
-// frame and buffers go back to their pools) and the reaper starts the
-// session in a frame of its own.
+// frame and buffers go back to their pools) and the session starts on the
+// next turn (Server::Impl::upgrade_queue) in a frame of its own.
 #include <cstdio>
 #include <cstring>
 
@@ -137,23 +137,20 @@ Task<> WebSocketAccess::handshake(const Route& route, Request& req, Response& re
 void Server::Impl::start_websocket(Connection& c) {
     const Route* route = c.upgrade;
     c.upgrade = nullptr;
-    c.out.reset();
-    c.json.reset();
     if (c.in_pos >= c.in_len) {
         c.in.reset();
         c.in_pos = c.in_len = 0;
     }
-    c.task = websocket_session(c, *route);
-    if (!c.task) {
+    ConnTask task = websocket_session(c, *route);
+    if (!task.handle) {
         log_warn("http: no coroutine frame for a WebSocket session; closing it");
         close_connection(c);
         return;
     }
-    c.serving = true;
-    c.task.start();
+    start(c, task);
 }
 
-Task<> Server::Impl::websocket_session(Connection& c, const Route& route) {
+ConnTask Server::Impl::websocket_session(Connection& c, const Route& route) {
     ws::Transport t;
     t.loop = &loop;
     t.io = c.io;
@@ -190,7 +187,6 @@ Task<> Server::Impl::websocket_session(Connection& c, const Route& route) {
         c.ws = nullptr;
         --stats.websockets_open;
     }
-    reap_later(c);
     close_connection(c);
 }
 
