@@ -21,6 +21,8 @@ namespace gust::port {
 int64_t monotonic_ns();
 // Seconds since the Unix epoch from the wall clock (for Date headers and certificates).
 int64_t wall_clock_s();
+// Nanoseconds since the Unix epoch from the wall clock.
+int64_t wall_clock_ns();
 
 // The fake clock replaces monotonic_ns() for deterministic tests: it stands
 // still until advanced, and the loop jumps it to the next timer instead of sleeping.

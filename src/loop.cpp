@@ -48,6 +48,7 @@ struct Loop::WatchSlot {
     Callback on_writable;
     uint32_t next_free = kNone;
     uint32_t generation = 1;
+    uint32_t readable_version = 1;
     uint8_t registered_events = 0;
     bool in_use = false;
 };
@@ -461,7 +462,14 @@ Result<void> Loop::on_readable(WatchId id, Callback fn) {
     WatchSlot* w = find_watch(id);
     if (!w) return Error(Errc::invalid_argument, "loop: unknown watch");
     w->on_readable = static_cast<Callback&&>(fn);
+    if (++w->readable_version == 0) w->readable_version = 1;
     return update_interest(id.slot);
+}
+
+uint32_t Loop::readable_version(WatchId id) const {
+    if (!id || id.slot >= watches_made_) return 0;
+    const WatchSlot& w = watches_[id.slot];
+    return w.in_use && w.generation == id.generation ? w.readable_version : 0;
 }
 
 Result<void> Loop::on_writable(WatchId id, Callback fn) {
@@ -476,6 +484,7 @@ void Loop::remove_watch(WatchId id) {
     if (!w) return;
     poller_->remove(w->fd, id.slot);
     w->on_readable.reset();
+    if (++w->readable_version == 0) w->readable_version = 1;
     w->on_writable.reset();
     w->fd = -1;
     w->in_use = false;

@@ -119,6 +119,10 @@ public:
     Result<WatchId> add_watch(int fd);
     // Calls `fn` while `fd` is readable (level-triggered); an empty fn stops it.
     Result<void> on_readable(WatchId id, Callback fn);
+    // Changes whenever the watch's readable callback is set, cleared or the watch
+    // removed (never 0 for a live watch; 0 for an unknown one). An owner that
+    // installed a callback can tell from it whether that callback is still there.
+    uint32_t readable_version(WatchId id) const;
     // Calls `fn` while `fd` is writable; an empty fn stops it.
     Result<void> on_writable(WatchId id, Callback fn);
     // Stops watching; call before closing the fd. Pending events for it are dropped.

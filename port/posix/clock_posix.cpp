@@ -45,6 +45,12 @@ int64_t wall_clock_s() {
     return static_cast<int64_t>(ts.tv_sec);
 }
 
+int64_t wall_clock_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return to_ns(ts);
+}
+
 void fake_clock_enable(int64_t start_ns) {
     {
         FakeGuard guard;

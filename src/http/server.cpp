@@ -16,7 +16,14 @@
 namespace gust::http {
 
 const char* Server::Impl::date_header() {
-    int64_t now = port::wall_clock_s();
+    // The wall clock is read once per second of loop time, not per response:
+    // until the loop passes the next wall-clock second the line stands. (The
+    // fake clock of tests may stand still while real seconds pass: read it always.)
+    const TimePoint turn = loop.now();
+    if (turn < date_until && !port::fake_clock_enabled()) return date;
+    const int64_t wall_ns = port::wall_clock_ns();
+    date_until = turn + std::chrono::nanoseconds(1000000000 - wall_ns % 1000000000);
+    int64_t now = wall_ns / 1000000000;
     if (now != date_second) {
         constexpr std::string_view kPrefix = "Date: ";
         std::memcpy(date, kPrefix.data(), kPrefix.size());
@@ -178,6 +185,7 @@ bool Server::Impl::open_connection(int fd, const port::Address& peer, bool tls) 
     c.in_use = true;
     c.serving = false;
     c.close_after = false;
+    c.idle_callback = 0;
     c.peer = peer;
     c.tls = ts;
     ++stats.connections_accepted;
@@ -241,23 +249,29 @@ void Server::Impl::go_idle(Connection& c, TimeoutQueue& queue) {
         close_connection(c);
         return;
     }
+    // Usually still installed from the last time: start_serving leaves it in
+    // place, and only a read that had to wait (or a stream change) replaced it.
+    if (loop.readable_version(c.io->watch()) == c.idle_callback) return;
     (void)loop.on_readable(c.io->watch(), [this, &c] { start_serving(c); });
+    c.idle_callback = loop.readable_version(c.io->watch());
 }
 
 void Server::Impl::start_serving(Connection& c) {
-    // This callback is destroyed by the next line: copy nothing from it after.
-    Server::Impl* self = this;
-    Connection* conn = &c;
-    (void)self->loop.on_readable(conn->io->watch(), nullptr);
-    TimeoutQueue::remove(*conn);
-    if (conn->running) return;  // cannot happen: serving connections are not idle
-    ConnTask task = self->serve(*conn);
-    if (!task.handle) {
-        log_warn("http: no coroutine frame for a request; answering 503");
-        self->refuse_connection(*conn);
+    if (c.serving) {
+        // Bytes arrived while a handler runs: stop hearing about them (the
+        // watch is level-triggered) until the serve coroutine reads or idles.
+        // This callback is destroyed by the next line: nothing may follow it.
+        (void)loop.on_readable(c.io->watch(), nullptr);
         return;
     }
-    self->start(*conn, task);
+    TimeoutQueue::remove(c);
+    ConnTask task = serve(c);
+    if (!task.handle) {
+        log_warn("http: no coroutine frame for a request; answering 503");
+        refuse_connection(c);
+        return;
+    }
+    start(c, task);
 }
 
 void Server::Impl::start(Connection& c, ConnTask task) {

@@ -85,6 +85,7 @@ struct Connection : TimeoutEntry {  // in the server's header, handshake or idle
     TlsStream* tls = nullptr;  // from the server's TLS pool, on HTTPS connections
     Stream* io = &tcp;         // what requests and responses read and write
     std::coroutine_handle<> running;  // the serve or WebSocket coroutine, while it runs
+    uint32_t idle_callback = 0;  // the watch's readable_version once go_idle installed its callback
     Exchange* ex = nullptr;    // the request being served
     uint32_t index = 0;
     uint32_t next_free = UINT32_MAX;
@@ -162,6 +163,7 @@ struct Server::Impl {
     char date[40] = {};       // "Date: Mon, 23 Nov 2026 04:15:51 GMT\r\n"
     size_t date_len = 0;
     int64_t date_second = -1;
+    TimePoint date_until{};   // loop time at which the wall clock's second changes
     // The date line then "Server: <name>\r\n": the lines every response head
     // carries, copied in one piece (names past the room are cut).
     char fixed[160] = {};

@@ -264,6 +264,54 @@ TEST_CASE("server: no coroutine frame for a request is 503 with Retry-After") {
     CHECK(srv.server().stats().responses_5xx == 1);
 }
 
+TEST_CASE("server: a request that arrives while a handler waits is served after it, without a busy loop") {
+    // The watch is level-triggered: bytes that arrive while the serve
+    // coroutine is inside a handler must not wake the loop on every turn.
+    Router app;
+    REQUIRE(app.get("/slow", [](Request&, Response& res) -> Task<> {
+        co_await sleep(std::chrono::milliseconds(300));
+        res.text("slow");
+    }));
+    REQUIRE(app.get("/hello", hello));
+    TestServer srv(app, small_limits());
+    std::atomic<bool> done{false};
+    std::string reply;
+    std::thread client([&] {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(srv.port());
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+            const char first[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+            const char second[] = "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            (void)::send(fd, first, sizeof first - 1, 0);
+            ::usleep(50 * 1000);  // well inside the handler's sleep
+            (void)::send(fd, second, sizeof second - 1, 0);
+            char buf[512];
+            ssize_t n;
+            while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, size_t(n));
+        }
+        ::close(fd);
+        done = true;
+    });
+    int turns = 0;
+    TimePoint end = srv.loop().now() + std::chrono::seconds(10);
+    while (!done.load() && srv.loop().now() < end) {
+        srv.loop().run_once(std::chrono::milliseconds(10));
+        ++turns;
+    }
+    client.join();
+    size_t slow = reply.find("slow");
+    size_t hello_at = reply.find("Hello, world!");
+    CHECK(slow != std::string::npos);
+    CHECK(hello_at != std::string::npos);
+    CHECK(slow < hello_at);
+    // About 30 wake-ups of 10 ms cover the 300 ms; a loop woken by the unread
+    // bytes would turn thousands of times.
+    CHECK(turns < 200);
+}
+
 TEST_CASE("server: handler failures are 500 without details") {
     Router app;
     REQUIRE(app.get("/bad-header", [](Request&, Response& res) -> Task<> {
