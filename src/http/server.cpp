@@ -386,12 +386,18 @@ ConnTask Server::Impl::serve(Connection& c) {
                     break;
                 }
             }
-            Duration left = deadline - loop.now();
-            if (left <= Duration(0)) {
-                failed = Error(Errc::timeout, "http: request head timed out");
-                break;
+            // The watch said readable, so the bytes are usually there: one
+            // attempt before building an awaiter (and its timer) to wait.
+            uint8_t need;
+            Result<size_t> n = c.io->try_read(c.in.span().subspan(c.in_len), need);
+            if (!n && n.error().code == Errc::again) {
+                Duration left = deadline - loop.now();
+                if (left <= Duration(0)) {
+                    failed = Error(Errc::timeout, "http: request head timed out");
+                    break;
+                }
+                n = co_await c.io->read(c.in.span().subspan(c.in_len), left);
             }
-            auto n = co_await c.io->read(c.in.span().subspan(c.in_len), left);
             if (!n || *n == 0) {
                 failed = n ? Error(Errc::closed, "http: client closed") : n.error();
                 break;
@@ -479,8 +485,15 @@ ConnTask Server::Impl::serve(Connection& c) {
                         // this frame (flush() is a coroutine of its own).
                         res.head_sent_ = true;
                         size_t len = ex.out_len - ex.out_start;
-                        auto r = co_await c.io->write_all(
-                            std::span<const uint8_t>(ex.out.data() + ex.out_start, len), options.write_timeout);
+                        std::span<const uint8_t> staged(ex.out.data() + ex.out_start, len);
+                        // Usually the socket takes it all at once; wait only for a rest.
+                        uint8_t need;
+                        Result<size_t> sent = c.io->try_write(staged, need);
+                        Result<size_t> r = sent;
+                        if (sent || sent.error().code == Errc::again) {
+                            size_t done = sent ? *sent : 0;
+                            if (done < len) r = co_await c.io->write_all(staged.subspan(done), options.write_timeout);
+                        }
                         if (r) stats.bytes_out += len;
                         else c.close_after = true;
                     }
