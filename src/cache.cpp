@@ -108,7 +108,8 @@ Cache::Cache(uint32_t max_entries, size_t max_bytes) {
     uint32_t buckets = 16;
     while (buckets < max_entries && buckets < (1u << 31)) buckets <<= 1;
     // Start-up only: everything the cache will ever use.
-    entries_ = new (std::nothrow) Entry[max_entries];
+    // Entries are raw memory built on first use: an unused cache costs address space only.
+    entries_ = static_cast<Entry*>(std::malloc(sizeof(Entry) * max_entries));
     buckets_ = static_cast<uint32_t*>(std::malloc(sizeof(uint32_t) * buckets));
     arena_ = static_cast<uint8_t*>(std::malloc(max_bytes));
     if (!entries_ || !buckets_ || !arena_) {
@@ -119,13 +120,13 @@ Cache::Cache(uint32_t max_entries, size_t max_bytes) {
     max_bytes_ = max_bytes;
     bucket_mask_ = buckets - 1;
     for (uint32_t i = 0; i < buckets; ++i) buckets_[i] = kNone;
-    for (uint32_t i = 0; i < max_entries; ++i) entries_[i].addr_next = i + 1 < max_entries ? i + 1 : kNone;
-    free_list_ = 0;
+    free_list_ = kNone;
     lru_head_ = lru_tail_ = addr_head_ = addr_tail_ = kNone;
 }
 
 Cache::~Cache() {
-    delete[] entries_;
+    for (uint32_t i = 0; i < entries_made_; ++i) entries_[i].~Entry();
+    std::free(entries_);
     std::free(buckets_);
     std::free(arena_);
 }
@@ -259,7 +260,7 @@ void Cache::clear() {
 // ---- Storing ------------------------------------------------------------------------
 
 bool Cache::make_room(size_t bytes) {
-    while (free_list_ == kNone || max_bytes_ - used_bytes_ < bytes) {
+    while ((free_list_ == kNone && entries_made_ == max_entries_) || max_bytes_ - used_bytes_ < bytes) {
         // The least recently used entry nobody holds.
         uint32_t victim = lru_tail_;
         while (victim != kNone && entries_[victim].pins != 0) victim = entries_[victim].lru_prev;
@@ -294,9 +295,14 @@ Result<CacheRef> Cache::store(std::string_view key, uint64_t hash, const CacheFi
     if (max_bytes_ - top_ < need) compact();
 
     uint32_t i = free_list_;
+    if (i != kNone) {
+        free_list_ = entries_[i].addr_next;
+        entries_[i] = Entry();
+    } else {
+        i = entries_made_++;
+        new (&entries_[i]) Entry();
+    }
     Entry& e = entries_[i];
-    free_list_ = e.addr_next;
-    e = Entry();
     e.hash = hash;
     e.error = error;
     e.offset = uint32_t(top_);

@@ -12,7 +12,8 @@ Executor::Executor(Loop& loop, uint32_t threads, uint32_t queue) : loop_(loop) {
         return;
     }
     // Start-up only: the job table, the queue and the threads are made once.
-    jobs_ = new (std::nothrow) Job[queue];
+    // Raw memory: a job slot is built on first use (claim()).
+    jobs_ = static_cast<Job*>(std::malloc(sizeof(Job) * queue));
     queue_ = new (std::nothrow) uint32_t[queue];
     threads_ = static_cast<std::thread*>(std::malloc(sizeof(std::thread) * threads));
     if (!jobs_ || !queue_ || !threads_) {
@@ -20,8 +21,7 @@ Executor::Executor(Loop& loop, uint32_t threads, uint32_t queue) : loop_(loop) {
         return;
     }
     capacity_ = queue;
-    for (uint32_t i = 0; i < queue; ++i) jobs_[i].next = i + 1 < queue ? i + 1 : UINT32_MAX;
-    free_ = 0;
+    free_ = UINT32_MAX;
     for (; thread_count_ < threads; ++thread_count_) new (&threads_[thread_count_]) std::thread([this] { worker(); });
     loop_.set_executor(this);
     epoch_ = loop_.executor_epoch();
@@ -41,11 +41,17 @@ Executor::~Executor() {
     }
     std::free(threads_);
     if (loop_.executor() == this) loop_.set_executor(nullptr);
-    delete[] jobs_;
+    for (uint32_t i = 0; i < jobs_made_; ++i) jobs_[i].~Job();
+    std::free(jobs_);
     delete[] queue_;
 }
 
 Executor::Job* Executor::claim() {
+    if (free_ == UINT32_MAX && jobs_made_ < capacity_) {
+        new (&jobs_[jobs_made_]) Job();
+        jobs_[jobs_made_].next = UINT32_MAX;
+        free_ = jobs_made_++;
+    }
     if (free_ == UINT32_MAX) return nullptr;
     Job* job = &jobs_[free_];
     free_ = job->next;

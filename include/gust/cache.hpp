@@ -259,6 +259,7 @@ private:
     size_t used_bytes_ = 0;   // held by entries
     size_t top_ = 0;          // end of the last allocation in the arena
     uint32_t free_list_ = 0;
+    uint32_t entries_made_ = 0;  // entries built so far; the rest is untouched memory
     uint32_t lru_head_ = 0, lru_tail_ = 0;    // stored entries, most recent first
     uint32_t addr_head_ = 0, addr_tail_ = 0;  // entries with bytes, in arena order
     uint32_t in_use_ = 0;

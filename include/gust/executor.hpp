@@ -75,6 +75,7 @@ private:
     Job* jobs_ = nullptr;
     uint32_t capacity_ = 0;
     uint32_t free_ = UINT32_MAX;  // loop-thread free list of job slots
+    uint32_t jobs_made_ = 0;      // slots built so far; the rest is untouched memory
     std::thread* threads_ = nullptr;
     uint32_t thread_count_ = 0;
     std::mutex mutex_;
