@@ -327,7 +327,7 @@ ifneq ($(NO_DEPS),1)
 	$(Q)sh boards/deps.sh $(BENCH_DEPS)
 endif
 
-bench: deps bench-deps $(STATUSD)
+bench: deps bench-deps $(STATUSD) $(BUILD)/static/statusd
 	$(Q)if [ "$(BOARD)" != host ] || [ -n "$(SANITIZE)" ]; then \
 	    echo "make bench measures the host build without sanitizers (BOARD=host, no SANITIZE)" >&2; exit 2; fi
 	$(Q)BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) python3 tests/bench/bench.py

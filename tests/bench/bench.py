@@ -19,9 +19,11 @@ Figures, all from one run:
     number of sequential requests on one connection, `--dump`, total Ir / N.
  3. server CPU seconds (utime+stime from /proc/<pid>/stat) per 100 000
     requests over the wrk runs.
- 4. RSS (VmRSS) idle after a few requests, and KiB per idle keep-alive
-    connection = (RSS with N held - RSS idle) / N, each held connection having
-    completed one request first (so it is a real keep-alive connection).
+ 4. RSS (VmRSS) idle after a few requests, its anonymous part (RssAnon: what
+    is not the program's or its libraries' code pages), the same for statusd
+    linked -static, and KiB per idle keep-alive connection = (RSS with N held -
+    RSS idle) / N, each held connection having completed one request first
+    (so it is a real keep-alive connection).
  5. heap allocations per keep-alive request and per new connection in steady
     state, with tests/bench/malloc_count_rt.c preloaded.
  6. TLS (when statusd --help lists --https): handshakes/s and server CPU per
@@ -181,12 +183,14 @@ class Server:
         except OSError:
             return ""
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """VmRSS, or another /proc/<pid>/status field in KiB (RssAnon: memory
+        not backed by a file, i.e. without the program's and libraries' code)."""
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-        raise BenchError(f"no VmRSS for {self.peer.name}")
+        raise BenchError(f"no {field} for {self.peer.name}")
 
     def cpu_s(self):
         """utime + stime of every thread, in seconds."""
@@ -381,8 +385,9 @@ class Peer:
 class Statusd(Peer):
     name, label = "statusd", "gust statusd"
 
-    def __init__(self, binary):
+    def __init__(self, binary, static_binary=None):
         self.binary = binary
+        self.static_binary = static_binary if static_binary and os.access(static_binary, os.X_OK) else None
         super().__init__()
         self.help = subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
 
@@ -393,9 +398,9 @@ class Statusd(Peer):
         p = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True, text=True)
         return "git " + (p.stdout.strip() or "?")
 
-    def argv(self, port, d, poller=None, https=None, max_conns=MAX_CONNS):
+    def argv(self, port, d, poller=None, https=None, max_conns=MAX_CONNS, binary=None):
         os.makedirs(os.path.join(d, "uploads"), exist_ok=True)
-        a = [self.binary, "--http", f"{HOST}:{port}", "--max-conns", str(max_conns), "--log-level", "warn",
+        a = [binary or self.binary, "--http", f"{HOST}:{port}", "--max-conns", str(max_conns), "--log-level", "warn",
              "--upload-dir", os.path.join(d, "uploads")]
         if poller:
             a += ["--poller", poller]
@@ -899,6 +904,7 @@ def memory(p, results):
         c.close()
         settle()
         idle = s.rss_kib()
+        results[p.name]["rss_anon_idle_kib"] = s.rss_kib("RssAnon")
         curve, per_conn, actual = {"0": idle}, {}, {}
         for n in PLAN["held"]:
             want = min(n, p.capacity())
@@ -916,7 +922,25 @@ def memory(p, results):
 
 
 def rss_limit_jobs(peers, results):
-    return [lambda p=p: rss_vs_limit(p, results) for p in peers if isinstance(p, (Statusd, Nginx))]
+    jobs = [lambda p=p: rss_vs_limit(p, results) for p in peers if isinstance(p, (Statusd, Nginx))]
+    static = [p for p in peers if isinstance(p, Statusd) and p.static_binary]
+    return jobs + [lambda p=p: rss_static(p, results) for p in static]
+
+
+def rss_static(p, results):
+    """statusd linked -static (the same objects; what a board that ships one
+    binary runs): no shared libraries mapped, so RSS is its own pages."""
+    s = p.start(tag="-static", binary=p.static_binary)
+    try:
+        c = Conn(s.port)
+        for _ in range(20):
+            c.get()
+        c.close()
+        settle()
+        results[p.name]["rss_idle_static_kib"] = s.rss_kib()
+        results[p.name]["rss_anon_idle_static_kib"] = s.rss_kib("RssAnon")
+    finally:
+        s.stop()
 
 
 def rss_vs_limit(p, results):
@@ -1236,6 +1260,11 @@ def report(peers, results, meta):
     row("server CPU s / 100 000 requests, Connection: close", lambda r: dig(r, "wrk", "close50", "cpu_per_100k"),
         lambda v: fmt_spread(v, 2))
     row("RSS idle, KiB", lambda r: r.get("rss_idle_kib"), lambda v: fmt_num(v, 0))
+    row("of which anonymous (not code pages), KiB", lambda r: r.get("rss_anon_idle_kib"), lambda v: fmt_num(v, 0))
+    if any(results.get(n, {}).get("rss_idle_static_kib") for n in names):
+        row("RSS idle linked -static (anonymous), KiB",
+            lambda r: (r.get("rss_idle_static_kib"), r.get("rss_anon_idle_static_kib")),
+            lambda v: "–" if v[0] is None else f"{fmt_num(v[0], 0)} ({fmt_num(v[1], 0)})", ref_ratio=False)
     for n in PLAN["held"]:
         if n >= 1000:
             row(f"KiB per idle keep-alive connection, {fmt_num(n, 0)} held",
@@ -1420,7 +1449,7 @@ def main():
         raise BenchError("no python3 with tornado: apt-get install python3-tornado")
     mhd_bin, so = build_tools()
 
-    statusd, nginx = Statusd(statusd_bin), Nginx()
+    statusd, nginx = Statusd(statusd_bin, os.path.join(os.path.dirname(statusd_bin), "static", "statusd")), Nginx()
     peers = [statusd, nginx, Lighttpd(), Mhd(mhd_bin), Tornado(py)]
     want = os.environ.get("BENCH_PEERS")
     if ONLY == "tls":
