@@ -360,6 +360,63 @@ TEST_CASE("server: a request head that never completes gets 408 at the header ti
 }
 
 namespace {
+// A blocking loopback client socket to the test server (connect completes from the backlog).
+int connect_to(uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    return fd;
+}
+}  // namespace
+
+TEST_CASE("server: idle keep-alive and silent connections close at their timeouts; a request restarts the idle one") {
+    Router app;
+    REQUIRE(app.get("/hello", hello));
+    TestOptions o = small_limits();
+    o.fake_clock = true;
+    o.server.idle_timeout = std::chrono::seconds(20);
+    o.server.header_timeout = std::chrono::seconds(3);
+    TestServer srv(app, o);
+    Loop& loop = srv.loop();
+    auto open_now = [&] { return srv.server().stats().connections_open; };
+    auto request = [&](int fd) {
+        const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+        REQUIRE(::send(fd, req, sizeof req - 1, 0) == ssize_t(sizeof req - 1));
+        uint64_t before = srv.server().stats().requests;
+        REQUIRE(loop.run_until([&] { return srv.server().stats().requests > before; }, std::chrono::seconds(1)));
+        loop.run_once(Duration(0));
+        char buf[512];
+        CHECK(::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0);
+    };
+
+    int silent = connect_to(srv.port());
+    int kept = connect_to(srv.port());
+    REQUIRE(loop.run_until([&] { return open_now() == 2; }, std::chrono::seconds(1)));
+    const TimePoint start = loop.now();
+    request(kept);
+    // The silent one goes at the header timeout; the kept one stays.
+    REQUIRE(loop.run_until([&] { return open_now() == 1; }, std::chrono::seconds(60)));
+    CHECK(loop.now() - start >= std::chrono::seconds(3));
+    CHECK(loop.now() - start < std::chrono::seconds(4));
+    // Fifteen seconds idle, then a request: its idle timeout starts again.
+    loop.run_until([] { return false; }, std::chrono::seconds(15));
+    CHECK(open_now() == 1);
+    const TimePoint again = loop.now();
+    request(kept);
+    REQUIRE(loop.run_until([&] { return open_now() == 0; }, std::chrono::seconds(60)));
+    CHECK(loop.now() - again >= std::chrono::seconds(20));
+    CHECK(loop.now() - again < std::chrono::seconds(21));
+    char buf[16];
+    CHECK(::recv(kept, buf, sizeof buf, 0) == 0);  // closed by the server
+    CHECK(::recv(silent, buf, sizeof buf, 0) == 0);
+    ::close(kept);
+    ::close(silent);
+}
+
+namespace {
 struct Counter {
     Task<> get(Request&, Response& res) {
         res.text("counter");
