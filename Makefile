@@ -335,3 +335,35 @@ bench: deps bench-deps $(STATUSD) $(BUILD)/static/statusd
 # GET /api/status with and without statusd's response cache, same run (about a minute).
 bench-cache: deps bench-deps $(STATUSD)
 	$(Q)BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) python3 tests/bench/cache.py
+
+# ---- make bench-parser: instructions per request-head parse (callgrind) -----------------
+# RequestParser::reset and ::parse with all they call, per request, for bench's,
+# wrk's, curl's and a browser's GET /hello and curl's small POST, each arriving
+# whole: callgrind counts only inside those two over PARSER_COST_N requests
+# (tests/bench/parser_cost.cpp).
+PARSER_COST := $(BUILD)/tests/parser_cost
+PARSER_COST_OBJ := $(BUILD)/obj/tests/bench/parser_cost.o
+PARSER_COST_N ?= 10000
+PARSER_COST_OUT := $(BUILD)/bench-parser
+.PHONY: bench-parser
+
+$(PARSER_COST): $(PARSER_COST_OBJ) $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(PARSER_COST_OBJ) $(LIB) $(LIBS)
+
+bench-parser: deps $(PARSER_COST)
+ifneq ($(NO_DEPS),1)
+	$(Q)sh boards/deps.sh valgrind
+endif
+	$(Q)mkdir -p $(PARSER_COST_OUT)
+	$(Q)for k in bench wrk curl browser post; do \
+	    out=$(PARSER_COST_OUT)/callgrind.out.$$k; \
+	    valgrind --tool=callgrind --callgrind-out-file=$$out \
+	        --toggle-collect='gust::http::RequestParser::parse(*' --toggle-collect='gust::http::RequestParser::reset(*' \
+	        $(RUNNER) $(PARSER_COST) $$k $(PARSER_COST_N) >/dev/null 2>$(PARSER_COST_OUT)/valgrind.$$k.log || exit 1; \
+	    sed -n 's/^totals: *\([0-9]*\).*/\1/p' $$out | \
+	        awk -v k=$$k -v n=$(PARSER_COST_N) '{ printf "%-8s %6.0f instructions per parse\n", k, $$1 / n }'; \
+	done
+
+-include $(PARSER_COST_OBJ:.o=.d)

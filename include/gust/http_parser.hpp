@@ -125,6 +125,8 @@ uint16_t check_body_limit(const RequestHead& req, uint64_t max_body);
 
 // An incremental request-head parser. Keep one per connection; reset() between requests.
 // Holds only offsets, so the cost of a call is the new bytes, not the whole buffer.
+// A request's first call takes a one-pass scanner built for a head that arrived
+// whole; later calls go on byte by byte from wherever it stopped.
 class RequestParser {
 public:
     // A parser with the given limits, ready for a request.
@@ -141,24 +143,38 @@ public:
     void reset();
 
 private:
+    template <bool kBounded>
+    ParseResult parse_start(const char* buf, const char* end, RequestHead& out);
+    template <bool kBounded>
+    ParseResult parse_fields(const char* at, const char* end, RequestHead& out);
+    ParseResult parse_more(std::string_view buf, RequestHead& out, std::span<Header> headers);
+    ParseResult resume(const char* buf, size_t size, RequestHead& out, std::span<Header> headers);
+    ParseResult suspend(size_t pos, uint8_t state);
+    ParseResult suspend_line(const char* at, uint8_t state, const Header* slot, const char* name,
+                             const char* name_end = nullptr, const char* value = nullptr,
+                             const char* value_end = nullptr);
     ParseResult fail(uint16_t status, Errc code, const char* message);
-    ParseResult finish(std::string_view buf, RequestHead& out, std::span<Header> headers);
+    ParseResult finish(const char* buf, RequestHead& out, std::span<Header> headers, const Header* host,
+                       unsigned seen);
+    ParseResult finish_general(const char* buf, RequestHead& out, std::span<Header> headers);
     void rebase(const char* base, std::span<Header> headers);
 
     ParserLimits limits_;
     const char* base_ = nullptr;  // where the buffer started last call (views in headers point there)
-    const Header* hbase_ = nullptr;
+    Header* hbase_ = nullptr;     // the caller's header array
+    size_t hcap_ = 0;             // its size as of the request's first call
     size_t pos_ = 0;              // next byte to scan
     size_t start_ = 0;            // start of the request line (after leading empty lines)
-    size_t method_end_ = 0;
-    size_t target_start_ = 0;
+    size_t method_end_ = 0;       // the SP after the method; the target starts after it
     size_t target_end_ = 0;
-    size_t mark_ = 0;             // start of the version, or of the current field name
-    size_t name_end_ = 0;         // end of the current field name
-    size_t value_start_ = 0;      // start of the current field value
-    size_t value_end_ = 0;        // end of the current field value, trailing OWS trimmed
+    size_t query_ = 0;            // the target's first '?', 0 if none
+    size_t version_start_ = 0;    // when resume() reads the version
+    size_t name_start_ = 0;       // the field line resume() is in: its name
+    size_t name_end_ = 0;
+    size_t value_start_ = 0;      // its value, trailing OWS trimmed so far
+    size_t value_end_ = 0;
     size_t count_ = 0;            // complete header lines stored in the caller's array
-    ParseResult done_;
+    ParseResult failure_;         // what parse() returns after a failure, until reset()
     uint8_t state_ = 0;
     uint8_t minor_ = 0;           // the version's minor digit
 };

@@ -1,7 +1,11 @@
 // RequestHead-head parser tests: one table row per case, each fed whole, split at
 // every byte boundary, and byte by byte (in a growing buffer and in a buffer
 // that moves every call), always with the input's last byte right before a
-// PROT_NONE page so any over-read faults at once.
+// PROT_NONE page so any over-read faults at once. Fed whole, a head takes the
+// parser's one-pass path (its unbounded loops when the bytes end in LF, its
+// bounded ones when a body follows); every split hands a truncated head to
+// that path first and the rest to the byte-by-byte one, so each row checks
+// the two against each other at every byte.
 #include <doctest/doctest.h>
 #include <gust/http_parser.hpp>
 
@@ -181,6 +185,15 @@ TEST_CASE("http parser: valid request heads") {
         {.name = "headers fill the array", .in = get_with("A: 1\r\nB: 2\r\n"), .nheaders = 3, .cap = 3},
         {.name = "target at the limit", .in = "GET /" + std::string(63, 'x') + " HTTP/1.1\r\nHost: h\r\n\r\n", .path = "/" + std::string(63, 'x')},
         {.name = "head at the limit", .in = get_with("X: " + big.substr(0, 512 - 27 - 5) + "\r\n"), .nheaders = 2},
+        {.name = "Host in any case", .in = "GET / HTTP/1.1\r\nhOsT: h\r\n\r\n"},
+        {.name = "Host with OWS around it", .in = "GET / HTTP/1.1\r\nHost: \t h \t\r\n\r\n"},
+        {.name = "long Host", .in = "GET / HTTP/1.1\r\nHost: a-long.host-name.example.com:8080\r\n\r\n", .host = "a-long.host-name.example.com:8080"},
+        {.name = "names as long as the framing ones", .in = get_with("Accept: a\r\nReferer: r\r\nUser-Agent: u\r\nSec-Fetch-Mode: m\r\nIf-Modified-Since: s\r\nHosts: x\r\nHast: x\r\nConnectiox: y\r\nContent-Lengthy: 1\r\n"), .nheaders = 10, .cap = 10},
+        {.name = "Connection keep-alive with OWS", .in = "GET / HTTP/1.0\r\nConnection:  KEEP-alive \t\r\n\r\n", .version = Version::http10, .host = "", .nheaders = 1},
+        {.name = "Connection close alone", .in = get_with("Connection: Close\r\n"), .keep_alive = false, .nheaders = 2},
+        {.name = "long values a word at a time", .in = get_with("X: 0123456\t89abcdef\tx\x80\xff" "0123456789abcdef 0123456789 \t \r\nY: 0123456789abcdefg\r\n"), .nheaders = 3},
+        {.name = "query with more question marks", .in = "GET /a?b?c HTTP/1.1\r\nHost: h\r\n\r\n", .path = "/a", .query = "b?c"},
+        {.name = "method that starts like GET", .in = "GETX / HTTP/1.1\r\nHost: h\r\n\r\n", .method = Method::other},
     };
     for (const Row& row : rows) run_row(row);
 }
@@ -255,6 +268,15 @@ TEST_CASE("http parser: every rejection has its status") {
         {.name = "CONNECT without port", .in = "CONNECT ex.com HTTP/1.1\r\nHost: h\r\n\r\n", .status = 400},
         {.name = "absolute-form userinfo", .in = "GET http://u@ex.com/ HTTP/1.1\r\nHost: h\r\n\r\n", .status = 400},
         {.name = "absolute-form no authority", .in = "GET http:/x HTTP/1.1\r\nHost: h\r\n\r\n", .status = 400},
+        {.name = "CTL late in a long value", .in = get_with("X: 0123456789abcdef0123\x01" "456789\r\n"), .status = 400},
+        {.name = "DEL late in a long value", .in = get_with("X: 0123456789abcdef0123\x7f" "456789\r\n"), .status = 400},
+        {.name = "NUL late in a long value", .in = get_with(std::string("X: 0123456789abcdef0123\0" "456789\r\n", 31)), .status = 400},
+        {.name = "bare LF after a long value", .in = get_with("X: 0123456789abcdef0123\nY: 1\r\n"), .status = 400},
+        {.name = "bad Host character late", .in = "GET / HTTP/1.1\r\nHost: example.com/x\r\n\r\n", .status = 400},
+        {.name = "bad Host before a good one", .in = "GET / HTTP/1.1\r\nHost: a b\r\nHost: h\r\n\r\n", .status = 400},
+        {.name = "target too long in its query", .in = "GET /?" + std::string(63, 'x') + " HTTP/1.1\r\nHost: h\r\n\r\n", .status = 414},
+        {.name = "head too large at a line end", .in = std::string(kGet) + "X: " + std::string(512 - 25 - 5, 'a') + "\r\nY: 1\r\n\r\n", .status = 431},
+        {.name = "CONNECT with an origin-form target", .in = "CONNECT /x HTTP/1.1\r\nHost: h\r\n\r\n", .status = 400},
     };
     for (const Row& row : rows) run_row(row);
 }
@@ -319,4 +341,65 @@ TEST_CASE("http parser: a new header array restarts the parse cleanly") {
     CHECK(r.headers.data() == b);
     CHECK(r.headers.size() == 2);
     CHECK(r.header("a") == "1");
+}
+
+TEST_CASE("http parser: a call with no bytes, and no room for any") {
+    Header hs[4];
+    RequestHead r;
+    RequestParser p;
+    // The server asks once before its first read.
+    CHECK(p.parse(std::string_view(), r, hs).incomplete());
+    CHECK(p.parse("", r, hs).incomplete());
+    REQUIRE(p.parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n", r, hs).complete());
+    CHECK(r.host == "h");
+
+    RequestParser none({64, 0});
+    ParseResult res = none.parse("", r, hs);
+    CHECK(res.failed());
+    CHECK(res.status == 431);
+    RequestParser none2({64, 0});
+    CHECK(none2.parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n", r, hs).status == 431);
+}
+
+TEST_CASE("http parser: a reused head gets every field, a rejected head none") {
+    const std::string first = "POST http://ex.com/p?q HTTP/1.1\r\nHost: o\r\nTransfer-Encoding: chunked\r\n"
+                              "Connection: Upgrade, close\r\nUpgrade: websocket\r\nExpect: 100-continue\r\n\r\n";
+    const std::string second = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n";
+    Header hs[8];
+    RequestHead r;
+    RequestParser p;
+    REQUIRE(p.parse(first, r, hs).complete());
+    CHECK(r.form == TargetForm::absolute);
+    CHECK(r.framing == Framing::chunked);
+    CHECK(r.connection_upgrade);
+    CHECK(r.expect_continue);
+    CHECK(!r.upgrade.empty());
+
+    // The same head object again, for a request that takes the short finish.
+    p.reset();
+    REQUIRE(p.parse(second, r, hs).complete());
+    Header fresh_hs[8];
+    RequestHead fresh;
+    RequestParser p2;
+    REQUIRE(p2.parse(second, fresh, fresh_hs).complete());
+    CHECK(describe(r) == describe(fresh));
+    CHECK(r.form == TargetForm::origin);
+    CHECK(r.query.data() == nullptr);
+    CHECK(r.upgrade.data() == nullptr);
+    CHECK(r.framing == Framing::none);
+    CHECK(r.content_length == 0);
+    CHECK(!r.expect_continue);
+    CHECK(!r.connection_upgrade);
+    CHECK(!r.connection_close);
+
+    // A rejected head leaves what the caller had (its own array of fields
+    // here: the parser fills the array as it goes).
+    const std::string before = describe(r);
+    for (const char* bad : {"GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n",
+                            "HEAD / HTTP/1.1\r\nHost: a b\r\n\r\n", "CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n"}) {
+        Header scratch[8];
+        p.reset();
+        CHECK(p.parse(bad, r, scratch).failed());
+        CHECK(describe(r) == before);
+    }
 }
