@@ -531,6 +531,60 @@ TEST_CASE("tls: RSA 2048 certificate and key from PEM files") {
     CHECK(mixed.load(dir.file("cert.pem").c_str(), other.file("key.pem").c_str()).error().code == Errc::tls);
 }
 
+namespace {
+// Blinding randomness for the signing test; its quality does not matter there.
+int test_rng(void*, unsigned char* out, size_t len) {
+    for (size_t i = 0; i < len; ++i) out[i] = static_cast<unsigned char>(std::rand());
+    return 0;
+}
+
+int sign_sha256(mbedtls_pk_context* key, const unsigned char (&hash)[32], unsigned char (&sig)[MBEDTLS_ECDSA_MAX_LEN],
+                size_t* len) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    return mbedtls_pk_sign(key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sizeof sig, len, test_rng, nullptr);
+#else
+    return mbedtls_pk_sign(key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, len, test_rng, nullptr);
+#endif
+}
+}  // namespace
+
+TEST_CASE("tls: an EC server key signs through a kept context whose base-point table is built at load") {
+    TempDir dir;
+    REQUIRE(write_self_signed(dir.path, device_opts()));
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_pk_context key;
+    mbedtls_pk_init(&key);
+    REQUIRE(mbedtls_x509_crt_parse_file(&crt, dir.file("cert.pem").c_str()) == 0);
+    REQUIRE(tls_compat::pk_parse_keyfile(&key, dir.file("key.pem").c_str(), test_rng, nullptr) == 0);
+    REQUIRE(tls_compat::keep_signing_table(&key, test_rng, nullptr) == 0);
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+    // 2.28: an ECDSA context now, whose group already holds the table.
+    REQUIRE(mbedtls_pk_get_type(&key) == MBEDTLS_PK_ECDSA);
+    const mbedtls_ecp_point* table = mbedtls_pk_ec(key)->grp.T;
+    CHECK(table != nullptr);
+    CHECK(mbedtls_pk_ec(key)->grp.T_size > 0);
+#else
+    CHECK(mbedtls_pk_get_type(&key) == MBEDTLS_PK_ECKEY);  // 3.x: left alone
+#endif
+    // Its signatures verify under the certificate's public key, each time.
+    unsigned char hash[32];
+    for (int round = 0; round < 3; ++round) {
+        REQUIRE(tls_compat::sha256(reinterpret_cast<const unsigned char*>(&round), sizeof round, hash) == 0);
+        unsigned char sig[MBEDTLS_ECDSA_MAX_LEN];
+        size_t len = 0;
+        REQUIRE(sign_sha256(&key, hash, sig, &len) == 0);
+        CHECK(mbedtls_pk_verify(&crt.pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, len) == 0);
+        sig[len / 2] ^= 1;
+        CHECK(mbedtls_pk_verify(&crt.pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, len) != 0);
+    }
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+    CHECK(mbedtls_pk_ec(key)->grp.T == table);  // signing reads the table, never rebuilds it
+#endif
+    mbedtls_pk_free(&key);
+    mbedtls_x509_crt_free(&crt);
+}
+
 TEST_CASE("tls: handshake cost and per-connection memory (P-256, one core)") {
     Certs certs;
     std::string ca = certs.cert();
