@@ -412,6 +412,34 @@ TEST_CASE("tls: client verification") {
 }
 
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
+TEST_CASE("tls: the SNI hook picks among several EC certificates, each signing with its own key") {
+    TempDir a, b;
+    REQUIRE(write_self_signed(a.path, device_opts("a.test")));
+    REQUIRE(write_self_signed(b.path, device_opts("b.test")));
+    TlsServerConfig server;
+    auto ia = server.add_certificate(a.file("cert.pem").c_str(), a.file("key.pem").c_str());
+    auto ib = server.add_certificate(b.file("cert.pem").c_str(), b.file("key.pem").c_str());
+    REQUIRE(ia);
+    REQUIRE(ib);
+    int picks[2] = {*ia, *ib};
+    server.set_sni_hook(
+        [](void* user, std::string_view name) { return static_cast<int*>(user)[name == "b.test" ? 1 : 0]; }, picks);
+    // Each name twice: the second handshake signs with a table that is already there.
+    for (int round = 0; round < 2; ++round) {
+        for (const TempDir* d : {&a, &b}) {
+            std::string ca = d->file("cert.pem");
+            TlsClientOptions co;
+            co.ca_file = ca.c_str();
+            TlsClientConfig client;
+            REQUIRE(client.init(co));
+            Pair p;
+            REQUIRE(p.handshake(server, client, d == &a ? "a.test" : "b.test"));
+            CHECK(p.hs_client.error.code == Errc::ok);
+            CHECK(p.hs_server.error.code == Errc::ok);
+        }
+    }
+}
+
 TEST_CASE("tls: a TLS 1.1-only client is refused") {
     Certs certs;
     TlsClientOptions o;
