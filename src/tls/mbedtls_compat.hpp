@@ -176,7 +176,7 @@ inline int pk_check_pair(const mbedtls_pk_context* pub, const mbedtls_pk_context
 // server's lifetime. 2.28 signs with an ECKEY context through a throwaway
 // ECDSA copy (pk_wrap.c's eckey_sign_wrap) whose freshly loaded group has no
 // comb table for the base point, so each ServerKeyExchange signature first
-// recomputed it: about 190 point doublings and two inversions, 4.9 M of the
+// recomputed it: 192 point doublings and two inversions, 5.0 M of the
 // 27.5 M instructions of a P-256 handshake. A kept group keeps its table
 // (MBEDTLS_ECP_FIXED_POINT_OPTIM, on by default). Here d*G fills it once, at
 // load, and must give the key's public point back; a signature then only
