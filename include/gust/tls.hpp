@@ -87,7 +87,10 @@ inline constexpr int kTlsRejectName = -2;          // abort the handshake (unrec
 using TlsSniHook = int (*)(void* user, std::string_view server_name);
 
 // One per listener. Build it before Loop::run() (it allocates); it must outlive
-// every TlsStream started from it. Not copyable or movable.
+// every TlsStream started from it. Not copyable or movable. Its streams'
+// handshakes run on one thread: on mbedTLS 2.28 an EC key signs through one
+// ECDSA context kept here (its base-point table built at load, so signing only
+// reads it), and mbedTLS does not promise that two threads may share one.
 class TlsServerConfig {
 public:
     TlsServerConfig();

@@ -18,6 +18,7 @@
 
 #include <mbedtls/bignum.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
@@ -168,6 +169,46 @@ inline int pk_check_pair(const mbedtls_pk_context* pub, const mbedtls_pk_context
     (void)f_rng;
     (void)p_rng;
     return mbedtls_pk_check_pair(pub, prv);
+#endif
+}
+
+// Makes a parsed EC private key sign through one ECDSA context kept for the
+// server's lifetime. 2.28 signs with an ECKEY context through a throwaway
+// ECDSA copy (pk_wrap.c's eckey_sign_wrap) whose freshly loaded group has no
+// comb table for the base point, so each ServerKeyExchange signature first
+// recomputed it: 192 point doublings and two inversions, 5.0 M of the
+// 27.5 M instructions of a P-256 handshake. A kept group keeps its table
+// (MBEDTLS_ECP_FIXED_POINT_OPTIM, on by default). Here d*G fills it once, at
+// load, and must give the key's public point back; a signature then only
+// reads the table. 3.x needs none of this: its NIST curves have static
+// tables and its ECKEY contexts sign in place. RSA keys are left as they are.
+// Call after the key/certificate match check (the ECDSA type no longer
+// compares equal to the certificate's ECKEY type there).
+inline int keep_signing_table(mbedtls_pk_context* key, int (*f_rng)(void*, unsigned char*, size_t), void* p_rng) {
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECDSA_C)
+    if (mbedtls_pk_get_type(key) != MBEDTLS_PK_ECKEY) return 0;
+    mbedtls_pk_context ecdsa;
+    mbedtls_pk_init(&ecdsa);
+    int ret = mbedtls_pk_setup(&ecdsa, mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA));
+    mbedtls_ecdsa_context* ctx = mbedtls_pk_ec(ecdsa);
+    if (ret == 0) ret = mbedtls_ecdsa_from_keypair(ctx, mbedtls_pk_ec(*key));
+    mbedtls_ecp_point q;
+    mbedtls_ecp_point_init(&q);
+    if (ret == 0) ret = mbedtls_ecp_mul(&ctx->grp, &q, &ctx->d, &ctx->grp.G, f_rng, p_rng);
+    if (ret == 0 && mbedtls_ecp_point_cmp(&q, &ctx->Q) != 0) ret = MBEDTLS_ERR_PK_KEY_INVALID_FORMAT;
+    mbedtls_ecp_point_free(&q);
+    if (ret != 0) {
+        mbedtls_pk_free(&ecdsa);
+        return ret;
+    }
+    mbedtls_pk_free(key);
+    *key = ecdsa;  // the context's two pointers: ownership moves
+    return 0;
+#else
+    (void)key;
+    (void)f_rng;
+    (void)p_rng;
+    return 0;
 #endif
 }
 

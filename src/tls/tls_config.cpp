@@ -180,6 +180,7 @@ Result<int> TlsServerConfig::add_certificate(const char* cert_path, const char* 
     }
     ret = tls_compat::pk_parse_keyfile(&c.key, key_path, mbedtls_ctr_drbg_random, &impl_->drbg);
     if (ret == 0) ret = tls_compat::pk_check_pair(&c.chain.pk, &c.key, mbedtls_ctr_drbg_random, &impl_->drbg);
+    if (ret == 0) ret = tls_compat::keep_signing_table(&c.key, mbedtls_ctr_drbg_random, &impl_->drbg);
     if (ret == 0) ret = mbedtls_ssl_conf_own_cert(&impl_->conf, &c.chain, &c.key);
     if (ret != 0) {
         mbedtls_x509_crt_free(&c.chain);

@@ -411,6 +411,34 @@ TEST_CASE("tls: client verification") {
     }
 }
 
+TEST_CASE("tls: the SNI hook picks among several EC certificates, each signing with its own key") {
+    TempDir a, b;
+    REQUIRE(write_self_signed(a.path, device_opts("a.test")));
+    REQUIRE(write_self_signed(b.path, device_opts("b.test")));
+    TlsServerConfig server;
+    auto ia = server.add_certificate(a.file("cert.pem").c_str(), a.file("key.pem").c_str());
+    auto ib = server.add_certificate(b.file("cert.pem").c_str(), b.file("key.pem").c_str());
+    REQUIRE(ia);
+    REQUIRE(ib);
+    int picks[2] = {*ia, *ib};
+    server.set_sni_hook(
+        [](void* user, std::string_view name) { return static_cast<int*>(user)[name == "b.test" ? 1 : 0]; }, picks);
+    // Each name twice: the second handshake signs with a table that is already there.
+    for (int round = 0; round < 2; ++round) {
+        for (const TempDir* d : {&a, &b}) {
+            std::string ca = d->file("cert.pem");
+            TlsClientOptions co;
+            co.ca_file = ca.c_str();
+            TlsClientConfig client;
+            REQUIRE(client.init(co));
+            Pair p;
+            REQUIRE(p.handshake(server, client, d == &a ? "a.test" : "b.test"));
+            CHECK(p.hs_client.error.code == Errc::ok);
+            CHECK(p.hs_server.error.code == Errc::ok);
+        }
+    }
+}
+
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
 TEST_CASE("tls: a TLS 1.1-only client is refused") {
     Certs certs;
@@ -529,6 +557,64 @@ TEST_CASE("tls: RSA 2048 certificate and key from PEM files") {
     REQUIRE(write_self_signed(other.path, device_opts()));
     TlsServerConfig mixed;
     CHECK(mixed.load(dir.file("cert.pem").c_str(), other.file("key.pem").c_str()).error().code == Errc::tls);
+}
+
+namespace {
+// Blinding randomness for the signing test; its quality does not matter there.
+int test_rng(void*, unsigned char* out, size_t len) {
+    for (size_t i = 0; i < len; ++i) out[i] = static_cast<unsigned char>(std::rand());
+    return 0;
+}
+
+int sign_sha256(mbedtls_pk_context* key, const unsigned char (&hash)[32], unsigned char (&sig)[MBEDTLS_ECDSA_MAX_LEN],
+                size_t* len) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    return mbedtls_pk_sign(key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sizeof sig, len, test_rng, nullptr);
+#else
+    return mbedtls_pk_sign(key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, len, test_rng, nullptr);
+#endif
+}
+}  // namespace
+
+TEST_CASE("tls: an EC server key signs through a kept context whose base-point table is built at load") {
+    REQUIRE(tls_compat::init_crypto() == 0);  // 3.x: keys and hashes may go through PSA
+    TempDir dir;
+    REQUIRE(write_self_signed(dir.path, device_opts()));
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_pk_context key;
+    mbedtls_pk_init(&key);
+    REQUIRE(mbedtls_x509_crt_parse_file(&crt, dir.file("cert.pem").c_str()) == 0);
+    REQUIRE(tls_compat::pk_parse_keyfile(&key, dir.file("key.pem").c_str(), test_rng, nullptr) == 0);
+    size_t before = mallinfo2().uordblks;
+    REQUIRE(tls_compat::keep_signing_table(&key, test_rng, nullptr) == 0);
+    MESSAGE("an EC key's kept signing context (mbedTLS " << MBEDTLS_VERSION_STRING << "): "
+            << ptrdiff_t(mallinfo2().uordblks - before) << " B more heap per certificate");
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+    // 2.28: an ECDSA context now, whose group already holds the table.
+    REQUIRE(mbedtls_pk_get_type(&key) == MBEDTLS_PK_ECDSA);
+    const mbedtls_ecp_point* table = mbedtls_pk_ec(key)->grp.T;
+    CHECK(table != nullptr);
+    CHECK(mbedtls_pk_ec(key)->grp.T_size > 0);
+#else
+    CHECK(mbedtls_pk_get_type(&key) == MBEDTLS_PK_ECKEY);  // 3.x: left alone
+#endif
+    // Its signatures verify under the certificate's public key, each time.
+    unsigned char hash[32];
+    for (int round = 0; round < 3; ++round) {
+        REQUIRE(tls_compat::sha256(reinterpret_cast<const unsigned char*>(&round), sizeof round, hash) == 0);
+        unsigned char sig[MBEDTLS_ECDSA_MAX_LEN];
+        size_t len = 0;
+        REQUIRE(sign_sha256(&key, hash, sig, &len) == 0);
+        CHECK(mbedtls_pk_verify(&crt.pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, len) == 0);
+        sig[len / 2] ^= 1;
+        CHECK(mbedtls_pk_verify(&crt.pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, len) != 0);
+    }
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+    CHECK(mbedtls_pk_ec(key)->grp.T == table);  // signing reads the table, never rebuilds it
+#endif
+    mbedtls_pk_free(&key);
+    mbedtls_x509_crt_free(&crt);
 }
 
 TEST_CASE("tls: handshake cost and per-connection memory (P-256, one core)") {
