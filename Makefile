@@ -53,7 +53,8 @@ MBEDTLS_DIR := $(CURDIR)/build/mbedtls-$(MBEDTLS)-$(BOARD)
 ifneq ($(MBEDTLS),$(BOARD_MBEDTLS))
 BUILD ?= build/$(BOARD)-mbedtls$(subst .,,$(MBEDTLS))$(if $(STATIC),-static)$(if $(SANITIZE),-san)
 endif
-$(MBEDTLS_DIR)/lib/libmbedtls.a:
+# After the deps step, which may be installing the cross compiler it uses.
+$(MBEDTLS_DIR)/lib/libmbedtls.a: | deps
 	$(Q)CC="$(CROSS_COMPILE)gcc" AR="$(CROSS_COMPILE)ar" CFLAGS="$(if $(BOARD_OPT),$(BOARD_OPT),-O2) $(BOARD_CPUFLAGS)" \
 	    sh boards/mbedtls-source.sh $(MBEDTLS_DIR) $(MBEDTLS)
 endif
