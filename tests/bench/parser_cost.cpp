@@ -1,8 +1,7 @@
 // make bench-parser: what the parser costs the server per keep-alive request,
 // counted by callgrind over N requests so the figure holds no timing noise.
-// Each request is what serve() and read_head() do: reset(), a fresh
-// RequestHead, a parse() of the empty buffer before the first read, and one
-// of the head that read brought, whole.
+// Each request is what serve() does: reset(), a fresh RequestHead, and one
+// parse() of the head that the first read brought, whole.
 //
 //   parser_cost KIND [N]    KIND: bench, wrk, curl, browser or post; N: 10000
 //
@@ -53,12 +52,11 @@ constexpr Kind kKinds[] = {
 size_t parse_requests(RequestParser& parser, std::string_view head, long n, Header* headers) {
     size_t consumed = 0;
     for (long i = 0; i < n; ++i) {
-        // As the server does: reset, then a parse of the empty buffer before
-        // the first read, then one of the head that read brought.
+        // As the server does: reset, then a parse of the head the read brought
+        // (serve() does not parse an empty buffer).
         parser.reset();
         RequestHead out;
         std::span<Header> array(headers, GUST_HTTP_MAX_HEADERS);
-        if (!parser.parse(head.substr(0, 0), out, array).incomplete()) std::abort();
         ParseResult r = parser.parse(head, out, array);
         if (!r.complete() || out.headers.empty()) std::abort();
         consumed += r.consumed;
