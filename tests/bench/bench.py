@@ -893,16 +893,21 @@ def memory_jobs(peers, results):
     return [lambda p=p: memory(p, results) for p in peers]
 
 
+def warm_idle(s):
+    """A few requests on one connection, closed, then a pause: what "idle" means for RSS."""
+    c = Conn(s.port)
+    for _ in range(20):
+        c.get()
+    c.close()
+    settle()
+
+
 def memory(p, results):
     log(f"memory: {p.name}, holding {PLAN['held']}")
     s = p.start(tag="-memory")
     held = []
     try:
-        c = Conn(s.port)
-        for _ in range(20):
-            c.get()
-        c.close()
-        settle()
+        warm_idle(s)
         idle = s.rss_kib()
         results[p.name]["rss_anon_idle_kib"] = s.rss_kib("RssAnon")
         curve, per_conn, actual = {"0": idle}, {}, {}
@@ -932,11 +937,7 @@ def rss_static(p, results):
     binary runs): no shared libraries mapped, so RSS is its own pages."""
     s = p.start(tag="-static", binary=p.static_binary)
     try:
-        c = Conn(s.port)
-        for _ in range(20):
-            c.get()
-        c.close()
-        settle()
+        warm_idle(s)
         results[p.name]["rss_idle_static_kib"] = s.rss_kib()
         results[p.name]["rss_anon_idle_static_kib"] = s.rss_kib("RssAnon")
     finally:
@@ -950,11 +951,7 @@ def rss_vs_limit(p, results):
     for limit in (256, 1024, MAX_CONNS):
         s = p.start(tag=f"-limit{limit}", max_conns=limit)
         try:
-            c = Conn(s.port)
-            for _ in range(20):
-                c.get()
-            c.close()
-            settle()
+            warm_idle(s)
             row[str(limit)] = s.rss_kib()
         finally:
             s.stop()

@@ -241,19 +241,15 @@ TEST_CASE("server: no coroutine frame for a request is 503 with Retry-After") {
     std::atomic<bool> done{false};
     std::string reply;
     std::thread client([&] {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(srv.port());
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+        int fd = gust_test::connect_loopback(srv.port());
+        if (fd >= 0) {
             const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
             (void)::send(fd, req, sizeof req - 1, 0);
             char buf[512];
             ssize_t n;
             while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, size_t(n));
         }
-        ::close(fd);
+        if (fd >= 0) ::close(fd);
         done = true;
     });
     srv.loop().run_until([&] { return done.load(); }, std::chrono::seconds(10));
@@ -277,12 +273,8 @@ TEST_CASE("server: a request that arrives while a handler waits is served after 
     std::atomic<bool> done{false};
     std::string reply;
     std::thread client([&] {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(srv.port());
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+        int fd = gust_test::connect_loopback(srv.port());
+        if (fd >= 0) {
             const char first[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
             const char second[] = "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
             (void)::send(fd, first, sizeof first - 1, 0);
@@ -292,7 +284,7 @@ TEST_CASE("server: a request that arrives while a handler waits is served after 
             ssize_t n;
             while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, size_t(n));
         }
-        ::close(fd);
+        if (fd >= 0) ::close(fd);
         done = true;
     });
     int turns = 0;
@@ -359,19 +351,6 @@ TEST_CASE("server: a request head that never completes gets 408 at the header ti
     CHECK(srv.loop().now() - start >= std::chrono::seconds(3));
 }
 
-namespace {
-// A blocking loopback client socket to the test server (connect completes from the backlog).
-int connect_to(uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    return fd;
-}
-}  // namespace
-
 TEST_CASE("server: idle keep-alive and silent connections close at their timeouts; a request restarts the idle one") {
     Router app;
     REQUIRE(app.get("/hello", hello));
@@ -392,8 +371,10 @@ TEST_CASE("server: idle keep-alive and silent connections close at their timeout
         CHECK(::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0);
     };
 
-    int silent = connect_to(srv.port());
-    int kept = connect_to(srv.port());
+    int silent = gust_test::connect_loopback(srv.port());
+    int kept = gust_test::connect_loopback(srv.port());
+    REQUIRE(silent >= 0);
+    REQUIRE(kept >= 0);
     REQUIRE(loop.run_until([&] { return open_now() == 2; }, std::chrono::seconds(1)));
     const TimePoint start = loop.now();
     request(kept);

@@ -89,14 +89,8 @@ TEST_CASE("sse: hub messages arrive as events; a disconnect ends the handler at 
     std::atomic<int> step{0};
     std::string got;
     std::thread client([&] {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(srv.port());
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        timeval tv{10, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+        int fd = gust_test::connect_loopback(srv.port());
+        if (fd >= 0) {
             const char req[] = "GET /feed HTTP/1.1\r\nHost: x\r\n\r\n";
             (void)::send(fd, req, sizeof req - 1, 0);
             char buf[4096];
@@ -107,7 +101,7 @@ TEST_CASE("sse: hub messages arrive as events; a disconnect ends the handler at 
                 if (got.find("\r\n\r\n") != std::string::npos) step = 1;
             }
         }
-        ::close(fd);
+        if (fd >= 0) ::close(fd);
         step = 2;
     });
     srv.loop().run_until([&] { return step.load() >= 1 && hub.stats().subscribers == 1; }, std::chrono::seconds(10));

@@ -1,7 +1,12 @@
 // Shared helpers for gust's unit tests.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -55,6 +60,25 @@ struct TempDir {
     TempDir& operator=(const TempDir&) = delete;
     std::string file(const char* name) const { return std::string(path) + "/" + name; }
 };
+
+// A blocking TCP socket connected to 127.0.0.1:`port` whose reads give up
+// after `recv_timeout_s` seconds, or -1. The connect completes from the
+// listen backlog, so the loop need not run meanwhile.
+inline int connect_loopback(uint16_t port, int recv_timeout_s = 10) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    timeval tv{recv_timeout_s, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
 
 // The whole file at `path`, or "" when it cannot be read.
 inline std::string read_file(const std::string& path) {

@@ -122,19 +122,7 @@ TestOptions small_limits() {
 // A blocking client socket for tests that interleave with the loop (run on a thread).
 struct Client {
     int fd = -1;
-    explicit Client(uint16_t port) {
-        fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-            ::close(fd);
-            fd = -1;
-        }
-        timeval tv{10, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
+    explicit Client(uint16_t port) : fd(gust_test::connect_loopback(port)) {}
     ~Client() {
         if (fd >= 0) ::close(fd);
     }
