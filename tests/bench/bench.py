@@ -1348,8 +1348,9 @@ def report(peers, results, meta):
         if lim:
             keys = sorted(lim[0][1].keys(), key=int)
             text += ["", "## RSS idle (KiB) against the configured connection limit", "",
-                     "Both size their connection tables at start (statusd `--max-conns`, nginx `worker_connections`): "
-                     "that memory shows in RSS idle, not per connection.", "",
+                     "What a larger connection limit (statusd `--max-conns`, nginx `worker_connections`) costs "
+                     "before any client connects: a table built at start shows here; one built on first use "
+                     "(statusd's) costs only address space.", "",
                      "| Server | " + " | ".join(f"limit {fmt_num(int(k), 0)}" for k in keys) + " | KiB per slot |",
                      "|---|" + "---|" * (len(keys) + 1)]
             for p, r in lim:
