@@ -234,8 +234,12 @@ Task<Result<void>> Response::write(std::span<const uint8_t> data) {
         chunked_ = mode == BodyMode::chunked;
         streaming_ = true;
         head_sent_ = true;
-        auto r = co_await c.server->flush(c);
-        if (!r) co_return r;
+        auto sent = c.server->try_flush(c);
+        if (!sent) co_return sent.error();
+        if (!*sent) {
+            auto r = co_await c.server->flush(c);
+            if (!r) co_return r;
+        }
     }
     if (data.empty() || c.ex->head_only) co_return Result<void>();
     if (has_length_ && written_ + data.size() > length_)
@@ -337,13 +341,28 @@ void Server::Impl::count_status(uint16_t status) {
     else if (status >= 400) ++stats.responses_4xx;
 }
 
+Result<bool> Server::Impl::try_flush(Connection& c) {
+    Exchange& x = *c.ex;
+    size_t len = x.out_len - x.out_start;
+    if (len > 0) {
+        uint8_t need;
+        auto sent = c.io->try_write(std::span<const uint8_t>(x.out.data() + x.out_start, len), need);
+        // "again" sent nothing: flush() waits and offers the same bytes (TLS needs them unchanged).
+        if (!sent) return sent.error().code == Errc::again ? Result<bool>(false) : Result<bool>(sent.error());
+        x.out_start += *sent;
+        stats.bytes_out += *sent;
+        if (*sent < len) return false;
+    }
+    x.out_len = x.out_start = x.head_len = 0;
+    return true;
+}
+
 Task<Result<void>> Server::Impl::flush(Connection& c) {
-    if (c.ex->out_len <= c.ex->out_start) co_return Result<void>();
-    size_t len = c.ex->out_len - c.ex->out_start;
-    auto r = co_await c.io->write_all(std::span<const uint8_t>(c.ex->out.data() + c.ex->out_start, len),
-                                         options.write_timeout);
-    c.ex->out_len = c.ex->out_start = 0;
-    c.ex->head_len = 0;
+    Exchange& x = *c.ex;
+    size_t len = x.out_len - x.out_start;
+    auto r = co_await c.io->write_all(std::span<const uint8_t>(x.out.data() + x.out_start, len),
+                                      options.write_timeout);
+    x.out_len = x.out_start = x.head_len = 0;
     if (!r) co_return r.error();
     stats.bytes_out += len;
     co_return Result<void>();

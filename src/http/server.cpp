@@ -230,13 +230,13 @@ void Server::Impl::close_connection(Connection& c) {
     if (draining) check_drained();
 }
 
+void Server::Impl::start_upgraded(TimeoutEntry& e, void* self) {
+    static_cast<Server::Impl*>(self)->start_websocket(static_cast<Connection&>(e));
+}
+
 void Server::Impl::expire(TimeoutEntry& e, void* self) {
     Server::Impl& s = *static_cast<Server::Impl*>(self);
     Connection& c = static_cast<Connection&>(e);
-    if (c.upgrade) {  // the upgrade queue: due on the turn after the handshake
-        s.start_websocket(c);
-        return;
-    }
     if (c.handshaking) ++s.stats.tls_handshake_failures;  // never started: a silent client
     s.close_connection(c);
 }
@@ -251,9 +251,10 @@ void Server::Impl::go_idle(Connection& c, TimeoutQueue& queue) {
     }
     // Usually still installed from the last time: start_serving leaves it in
     // place, and only a read that had to wait (or a stream change) replaced it.
-    if (loop.readable_version(c.io->watch()) == c.idle_callback) return;
-    (void)loop.on_readable(c.io->watch(), [this, &c] { start_serving(c); });
-    c.idle_callback = loop.readable_version(c.io->watch());
+    const WatchId watch = c.io->watch();
+    if (loop.readable_version(watch) == c.idle_callback) return;
+    (void)loop.on_readable(watch, [this, &c] { start_serving(c); });
+    c.idle_callback = loop.readable_version(watch);
 }
 
 void Server::Impl::start_serving(Connection& c) {
@@ -481,21 +482,15 @@ ConnTask Server::Impl::serve(Connection& c) {
                         ex.out.reset();
                         (void)co_await send_error(c, ex.out_exhausted ? 503 : 500);
                     } else {
-                        // The staged response leaves in one write, straight from
-                        // this frame (flush() is a coroutine of its own).
+                        // The staged response usually leaves in one write, with
+                        // no coroutine frame for the wait that is not needed.
                         res.head_sent_ = true;
-                        size_t len = ex.out_len - ex.out_start;
-                        std::span<const uint8_t> staged(ex.out.data() + ex.out_start, len);
-                        // Usually the socket takes it all at once; wait only for a rest.
-                        uint8_t need;
-                        Result<size_t> sent = c.io->try_write(staged, need);
-                        Result<size_t> r = sent;
-                        if (sent || sent.error().code == Errc::again) {
-                            size_t done = sent ? *sent : 0;
-                            if (done < len) r = co_await c.io->write_all(staged.subspan(done), options.write_timeout);
+                        Result<bool> sent = try_flush(c);
+                        if (sent && !*sent) {
+                            auto r = co_await flush(c);
+                            if (!r) sent = r.error();
                         }
-                        if (r) stats.bytes_out += len;
-                        else c.close_after = true;
+                        if (!sent) c.close_after = true;
                     }
                 } else if (!res.complete()) {
                     auto r = co_await res.finish();

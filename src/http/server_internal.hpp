@@ -118,7 +118,7 @@ struct Server::Impl {
     Impl(Loop& l, Router& r, const ServerOptions& o)
         : loop(l), router(r), options(o), header_queue(l, o.header_timeout, expire, this),
           handshake_queue(l, o.handshake_timeout, expire, this), idle_queue(l, o.idle_timeout, expire, this),
-          upgrade_queue(l, Duration(0), expire, this) {}
+          upgrade_queue(l, Duration(0), start_upgraded, this) {}
 
     Loop& loop;
     Router& router;
@@ -126,6 +126,7 @@ struct Server::Impl {
     // Idle connections wait in one of these: a new one for its first byte,
     // a TLS one for its handshake, a kept-alive one for its next request.
     static void expire(TimeoutEntry& e, void* self);
+    static void start_upgraded(TimeoutEntry& e, void* self);
     TimeoutQueue header_queue;
     TimeoutQueue handshake_queue;
     TimeoutQueue idle_queue;
@@ -204,6 +205,10 @@ struct Server::Impl {
     ConnTask websocket_session(Connection& c, const Route& route);
 
     // response.cpp
+    // One non-blocking write of the staged response bytes; true when all are out
+    // (the usual case: no coroutine frame), false when flush() must wait for the rest.
+    Result<bool> try_flush(Connection& c);
+    // Waits until the staged bytes that try_flush() left are written.
     Task<Result<void>> flush(Connection& c);
     Task<Result<void>> send_error(Connection& c, uint16_t status, const char* allow = nullptr);
     void count_status(uint16_t status);
